@@ -1,0 +1,44 @@
+use serde::Serialize;
+
+/// The error names of the public contract: clients match on these strings, so they are spelled
+/// exactly as in the original platform.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, thiserror::Error)]
+pub enum ErrorName {
+    #[error("PlayerAlreadyInScrim")]
+    PlayerAlreadyInScrim,
+    #[error("PlayerNotInScrim")]
+    PlayerNotInScrim,
+    #[error("PlayerAlreadyCheckedIn")]
+    PlayerAlreadyCheckedIn,
+    #[error("ScrimGroupNotSupportedInMode")]
+    ScrimGroupNotSupportedInMode,
+    #[error("ScrimNotFound")]
+    ScrimNotFound,
+    #[error("ScrimAlreadyInProgress")]
+    ScrimAlreadyInProgress,
+    #[error("ScrimStatusNotPopped")]
+    ScrimStatusNotPopped,
+    #[error("ScrimSubmissionNotFound")]
+    ScrimSubmissionNotFound,
+    #[error("MaxGroupsCreated")]
+    MaxGroupsCreated,
+    #[error("GroupNotFound")]
+    GroupNotFound,
+    #[error("GroupFull")]
+    GroupFull,
+    #[error("ScrimGroupInviteWindowActive")]
+    ScrimGroupInviteWindowActive,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ErrorName;
+
+    #[test]
+    fn error_names_serialise_as_their_contract_names() {
+        let json =
+            serde_json::to_string(&ErrorName::ScrimGroupInviteWindowActive).expect("serialise");
+        assert_eq!(json, r#""ScrimGroupInviteWindowActive""#);
+        assert_eq!(ErrorName::GroupFull.to_string(), "GroupFull");
+    }
+}

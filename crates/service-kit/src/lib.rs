@@ -1,0 +1,33 @@
+#![doc = include_str!("../README.md")]
+
+mod app;
+mod cli;
+mod config;
+mod metrics;
+mod ops;
+mod shutdown;
+pub mod telemetry;
+#[cfg(feature = "testing")]
+pub mod testing;
+
+pub use app::{App, ServiceContext};
+pub use cli::run_cli;
+pub use config::{
+    HttpConfig, LogConfig, LogFormat, NoSettings, ServiceConfig, ShutdownConfig, load_config,
+};
+pub use shutdown::shutdown_signal;
+
+use db::ServiceRole;
+
+/// What distinguishes one service binary from another.
+#[derive(Debug, Clone, Copy)]
+pub struct ServiceSpec {
+    /// The service's name: binary, `application_name`, metrics label.
+    pub name: &'static str,
+    /// Prefix of its environment variables, e.g. `MATCHMAKING_`.
+    pub env_prefix: &'static str,
+    /// The Postgres role it logs in as.
+    pub role: ServiceRole,
+    /// The HTTP port it listens on unless configured otherwise.
+    pub default_port: u16,
+}

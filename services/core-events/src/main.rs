@@ -1,0 +1,3 @@
+fn main() -> std::process::ExitCode {
+    service_kit::run_cli(core_events::SPEC, core_events::routes)
+}

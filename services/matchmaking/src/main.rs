@@ -1,0 +1,3 @@
+fn main() -> std::process::ExitCode {
+    service_kit::run_cli(matchmaking::SPEC, matchmaking::routes)
+}
