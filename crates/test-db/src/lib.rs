@@ -68,8 +68,34 @@ impl TestDb {
         ddl(&mut conn, statement)
             .await
             .expect("create the test database");
+        if template.is_some() {
+            // Database-level privileges live in pg_database, which a template does not carry:
+            // repeat the one that deploy/provision-roles.sql sets.
+            ddl(
+                &mut conn,
+                format!(r#"REVOKE TEMPORARY ON DATABASE "{name}" FROM PUBLIC"#),
+            )
+            .await
+            .expect("revoke TEMPORARY on the test database");
+        }
         conn.close().await.ok();
         Self { name, admin }
+    }
+
+    /// Runs the provisioning script again in this database (it is idempotent), serialised with
+    /// every other provisioning of the cluster's roles.
+    pub async fn reprovision(&self) -> Result<(), sqlx::Error> {
+        provision(&self.admin, &self.name).await
+    }
+
+    /// Takes the harness's cluster-wide lock on role changes, for a test that provisions roles
+    /// itself. Concurrent `ALTER ROLE`s of one role fail with "tuple concurrently updated".
+    pub async fn lock_roles(&self) -> RolesLock {
+        let mut conn = PgConnection::connect_with(&self.admin)
+            .await
+            .expect("connect as superuser");
+        lock(&mut conn).await.expect("take the roles lock");
+        RolesLock { conn }
     }
 
     /// The database's name.
@@ -129,6 +155,20 @@ impl TestDb {
 
     fn admin_options(&self) -> PgConnectOptions {
         self.admin.clone().database(&self.name)
+    }
+}
+
+/// The harness's lock on role changes; see [`TestDb::lock_roles`].
+#[derive(Debug)]
+pub struct RolesLock {
+    conn: PgConnection,
+}
+
+impl RolesLock {
+    /// Releases the lock (closing the session would too).
+    pub async fn release(mut self) {
+        unlock(&mut self.conn).await.ok();
+        self.conn.close().await.ok();
     }
 }
 

@@ -1,0 +1,133 @@
+//! The shared service runtime against a real database.
+
+use axum::Router;
+use db::ServiceRole;
+use service_kit::testing::{RunningApp, test_config};
+use service_kit::{App, NoSettings, ServiceSpec};
+use test_db::TestDb;
+
+const SPEC: ServiceSpec = ServiceSpec {
+    name: "kit-test",
+    env_prefix: "KIT_TEST_",
+    role: ServiceRole::Matchmaking,
+    default_port: 0,
+};
+
+fn no_routes(_: service_kit::ServiceContext<NoSettings>) -> Router {
+    Router::new()
+}
+
+async fn get(url: &str) -> reqwest::StatusCode {
+    reqwest::get(url).await.expect("request").status()
+}
+
+#[tokio::test]
+async fn a_service_refuses_to_start_on_an_unmigrated_database() {
+    let test_db = TestDb::empty().await;
+    let config = test_config(&test_db, ServiceRole::Matchmaking, NoSettings {});
+    let err = App::build(SPEC, config, no_routes)
+        .await
+        .expect_err("must refuse");
+    assert!(format!("{err:#}").contains("not migrated"), "{err:#}");
+}
+
+#[tokio::test]
+async fn a_failed_login_stops_start_up_naming_the_role_but_never_the_password() {
+    let test_db = TestDb::new().await;
+    let mut config = test_config(&test_db, ServiceRole::Matchmaking, NoSettings {});
+    // The test server may trust local logins, so fail on the role rather than the password.
+    config.database.user = "no_such_role".to_owned();
+    config.database.password = "not-the-password".to_owned().into();
+    let err = App::build(SPEC, config, no_routes)
+        .await
+        .expect_err("must refuse");
+    let message = format!("{err:#}");
+    assert!(message.contains("as no_such_role"), "{message}");
+    assert!(!message.contains("not-the-password"), "{message}");
+}
+
+#[tokio::test]
+async fn readiness_turns_503_when_the_database_is_unreachable_while_liveness_stays_200() {
+    let test_db = TestDb::new().await;
+    let config = test_config(&test_db, ServiceRole::Matchmaking, NoSettings {});
+    let app = RunningApp::start(SPEC, config, no_routes)
+        .await
+        .expect("start");
+    assert_eq!(get(&format!("{}/readyz", app.base_url)).await, 200);
+
+    // Cut the service off from its database: every pooled connection is gone and new ones fail.
+    app.pool.close().await;
+    assert_eq!(get(&format!("{}/readyz", app.base_url)).await, 503);
+    assert_eq!(get(&format!("{}/healthz", app.base_url)).await, 200);
+    app.stop().await.expect("stop");
+}
+
+#[tokio::test]
+async fn readiness_turns_503_while_draining_and_the_service_then_stops() {
+    let test_db = TestDb::new().await;
+    let mut config = test_config(&test_db, ServiceRole::Matchmaking, NoSettings {});
+    // Long enough that the drain cannot end before we look; the test does not wait for it
+    // except through the final join.
+    config.shutdown.drain_delay_ms = 1_500;
+    let app = RunningApp::start(SPEC, config, no_routes)
+        .await
+        .expect("start");
+    let base_url = app.base_url.clone();
+    let client = reqwest::Client::new();
+    assert_eq!(
+        client
+            .get(format!("{base_url}/readyz"))
+            .send()
+            .await
+            .expect("ready")
+            .status(),
+        200
+    );
+    let stopped = app.begin_stop();
+
+    // The stop signal is delivered asynchronously: poll (bounded) until readiness reflects it.
+    let mut status = 200;
+    for _ in 0..200 {
+        status = client
+            .get(format!("{base_url}/readyz"))
+            .send()
+            .await
+            .expect("still serving while draining")
+            .status()
+            .as_u16();
+        if status != 200 {
+            break;
+        }
+        tokio::task::yield_now().await;
+    }
+    assert_eq!(status, 503, "readiness reports draining");
+    stopped.await.expect("join").expect("clean stop");
+    assert!(
+        client
+            .get(format!("{base_url}/healthz"))
+            .send()
+            .await
+            .is_err(),
+        "the listener is closed after shutdown"
+    );
+}
+
+#[tokio::test]
+async fn metrics_report_requests_by_route_template_and_the_pool() {
+    let test_db = TestDb::new().await;
+    let config = test_config(&test_db, ServiceRole::Matchmaking, NoSettings {});
+    let app = RunningApp::start(SPEC, config, no_routes)
+        .await
+        .expect("start");
+    assert_eq!(get(&format!("{}/no-such-page", app.base_url)).await, 404);
+    let body = reqwest::get(format!("{}/metrics", app.base_url))
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("body");
+    assert!(body.contains(r#"route="unmatched""#), "{body}");
+    assert!(body.contains("db_pool_connections"), "{body}");
+    assert!(body.contains("http_request_duration_seconds"), "{body}");
+    app.stop().await.expect("stop");
+}

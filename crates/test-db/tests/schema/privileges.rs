@@ -1,0 +1,278 @@
+//! The privilege matrix: for every service role and every table that exists, the operations it
+//! should have succeed and every other one fails with `permission denied`.
+//!
+//! Extend [`MATRIX`] in the same change that adds a table: the test fails for a table that is not
+//! listed, so a new table cannot ship without deciding who may touch it.
+
+use db::ServiceRole::{self, CoreEvents, Matchmaking, Notifications, Submission};
+use sqlx::{AssertSqlSafe, PgPool};
+use test_db::TestDb;
+
+/// A table privilege, by its SQL name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Privilege {
+    Select,
+    Insert,
+    Update,
+    Delete,
+    Truncate,
+    References,
+    Trigger,
+}
+use Privilege::{Delete, Insert, References, Select, Trigger, Truncate, Update};
+
+const ALL_PRIVILEGES: [Privilege; 7] = [
+    Select, Insert, Update, Delete, Truncate, References, Trigger,
+];
+
+impl Privilege {
+    fn sql(self) -> &'static str {
+        match self {
+            Select => "SELECT",
+            Insert => "INSERT",
+            Update => "UPDATE",
+            Delete => "DELETE",
+            Truncate => "TRUNCATE",
+            References => "REFERENCES",
+            Trigger => "TRIGGER",
+        }
+    }
+}
+
+/// What each service role may do with one table.
+type TableGrants = (&'static str, &'static [(ServiceRole, &'static [Privilege])]);
+
+/// Every table, and exactly what each service role may do with it. A role not listed for a
+/// table may do nothing with it.
+const MATRIX: &[TableGrants] = &[(
+    // Read at start-up to check the schema is migrated; written only by the owner.
+    "public.refinery_schema_history",
+    &[
+        (Matchmaking, &[Select]),
+        (Submission, &[Select]),
+        (Notifications, &[Select]),
+        (CoreEvents, &[Select]),
+    ],
+)];
+
+/// Schemas each role may use (USAGE). No role may CREATE in any schema.
+fn usable_schemas(role: ServiceRole) -> &'static [&'static str] {
+    match role {
+        Matchmaking => &["public", "matchmaking"],
+        Submission => &["public", "submission"],
+        Notifications => &["public", "notifications"],
+        CoreEvents => &["public", "core"],
+    }
+}
+
+fn expected(table: &str, role: ServiceRole) -> &'static [Privilege] {
+    MATRIX
+        .iter()
+        .find(|(name, _)| *name == table)
+        .and_then(|(_, grants)| grants.iter().find(|(r, _)| *r == role))
+        .map_or(&[], |(_, privileges)| privileges)
+}
+
+fn quote_ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+fn qualified(table: &str) -> String {
+    let (schema, name) = table.split_once('.').expect("schema-qualified name");
+    format!("{}.{}", quote_ident(schema), quote_ident(name))
+}
+
+/// Every relation in the platform's schemas (tables, views, sequences...), schema-qualified.
+async fn all_relations(admin: &PgPool) -> Vec<String> {
+    sqlx::query_scalar(
+        "SELECT n.nspname || '.' || c.relname
+         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+         WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S')
+           AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')
+         ORDER BY 1",
+    )
+    .fetch_all(admin)
+    .await
+    .expect("list relations")
+}
+
+#[tokio::test]
+async fn every_table_is_in_the_privilege_matrix() {
+    let test_db = TestDb::new().await;
+    let admin = test_db.admin_pool().await;
+    let relations = all_relations(&admin).await;
+    for relation in &relations {
+        assert!(
+            MATRIX.iter().any(|(table, _)| table == relation),
+            "{relation} exists but is not in the privilege matrix: decide who may touch it"
+        );
+    }
+    for (table, _) in MATRIX {
+        assert!(
+            relations.iter().any(|r| r == table),
+            "{table} is in the matrix but does not exist"
+        );
+    }
+}
+
+#[tokio::test]
+async fn each_role_holds_exactly_the_table_privileges_in_the_matrix() {
+    let test_db = TestDb::new().await;
+    let admin = test_db.admin_pool().await;
+    let mut mismatches = Vec::new();
+    for relation in all_relations(&admin).await {
+        for role in ServiceRole::ALL {
+            let allowed = expected(&relation, role);
+            for privilege in ALL_PRIVILEGES {
+                let held: bool = sqlx::query_scalar("SELECT has_table_privilege($1, $2, $3)")
+                    .bind(role.role_name())
+                    .bind(qualified(&relation))
+                    .bind(privilege.sql())
+                    .fetch_one(&admin)
+                    .await
+                    .expect("has_table_privilege");
+                if held != allowed.contains(&privilege) {
+                    mismatches.push(format!(
+                        "{} {} {} on {relation}",
+                        role.role_name(),
+                        if held { "holds" } else { "lacks" },
+                        privilege.sql()
+                    ));
+                }
+            }
+        }
+    }
+    assert!(
+        mismatches.is_empty(),
+        "privileges differ from the matrix:\n{}",
+        mismatches.join("\n")
+    );
+}
+
+/// The statements that exercise each data privilege. `WHERE false` still runs the permission
+/// check (it happens before execution) without changing rows.
+async fn statement_for(admin: &PgPool, table: &str, privilege: Privilege) -> String {
+    let target = qualified(table);
+    match privilege {
+        Select => format!("SELECT * FROM {target} LIMIT 0"),
+        Insert => format!("INSERT INTO {target} DEFAULT VALUES"),
+        Delete => format!("DELETE FROM {target} WHERE false"),
+        Update => {
+            let (schema, name) = table.split_once('.').expect("qualified");
+            let column: String = sqlx::query_scalar(
+                "SELECT column_name::text FROM information_schema.columns
+                 WHERE table_schema = $1 AND table_name = $2 ORDER BY ordinal_position LIMIT 1",
+            )
+            .bind(schema)
+            .bind(name)
+            .fetch_one(admin)
+            .await
+            .expect("first column");
+            format!(
+                "UPDATE {target} SET {} = DEFAULT WHERE false",
+                quote_ident(&column)
+            )
+        }
+        other => unreachable!("{other:?} is checked through has_table_privilege"),
+    }
+}
+
+#[tokio::test]
+async fn operations_outside_the_matrix_fail_with_permission_denied_and_the_others_succeed() {
+    let test_db = TestDb::new().await;
+    let admin = test_db.admin_pool().await;
+    let tables: Vec<&str> = MATRIX.iter().map(|(table, _)| *table).collect();
+    let mut failures = Vec::new();
+    for role in ServiceRole::ALL {
+        let pool = test_db.pool_as(role).await;
+        for table in &tables {
+            for privilege in [Select, Insert, Update, Delete] {
+                let statement = statement_for(&admin, table, privilege).await;
+                let mut tx = pool.begin().await.expect("begin");
+                let outcome = sqlx::raw_sql(AssertSqlSafe(statement.clone()))
+                    .execute(&mut *tx)
+                    .await;
+                tx.rollback().await.ok();
+                let denied = matches!(
+                    &outcome,
+                    Err(sqlx::Error::Database(err)) if err.code().as_deref() == Some("42501")
+                );
+                // Any other error (a NOT NULL violation from DEFAULT VALUES, say) means the
+                // permission check passed.
+                let should_be_allowed = expected(table, role).contains(&privilege);
+                if denied == should_be_allowed {
+                    failures.push(format!(
+                        "{}: `{statement}` was {} ({outcome:?})",
+                        role.role_name(),
+                        if denied { "denied" } else { "allowed" }
+                    ));
+                }
+            }
+        }
+        pool.close().await;
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[tokio::test]
+async fn roles_use_only_their_own_schemas_and_create_nothing() {
+    let test_db = TestDb::new().await;
+    let admin = test_db.admin_pool().await;
+    let schemas: Vec<String> = sqlx::query_scalar(
+        "SELECT nspname::text FROM pg_namespace
+         WHERE nspname NOT LIKE 'pg\\_%' AND nspname <> 'information_schema' ORDER BY 1",
+    )
+    .fetch_all(&admin)
+    .await
+    .expect("list schemas");
+    for role in ServiceRole::ALL {
+        for schema in &schemas {
+            let (usage, create): (bool, bool) = sqlx::query_as(
+                "SELECT has_schema_privilege($1, $2, 'USAGE'), has_schema_privilege($1, $2, 'CREATE')",
+            )
+            .bind(role.role_name())
+            .bind(schema)
+            .fetch_one(&admin)
+            .await
+            .expect("schema privileges");
+            let should_use = usable_schemas(role).contains(&schema.as_str());
+            assert_eq!(
+                usage,
+                should_use,
+                "{} USAGE on schema {schema}",
+                role.role_name()
+            );
+            assert!(
+                !create,
+                "{} must not CREATE in schema {schema}",
+                role.role_name()
+            );
+        }
+
+        let pool = test_db.pool_as(role).await;
+        let temp = sqlx::query("CREATE TEMPORARY TABLE scratch (id int)")
+            .execute(&pool)
+            .await;
+        assert!(
+            matches!(&temp, Err(sqlx::Error::Database(err)) if err.code().as_deref() == Some("42501")),
+            "{} must not create temporary tables: {temp:?}",
+            role.role_name()
+        );
+        // Under the roles lock: a provisioning test may be narrowing a role it widened.
+        let lock = test_db.lock_roles().await;
+        let attributes: (bool, bool, bool, bool) = sqlx::query_as(
+            "SELECT rolsuper, rolcreatedb, rolcreaterole, rolbypassrls FROM pg_roles WHERE rolname = current_user",
+        )
+        .fetch_one(&pool)
+        .await
+        .expect("role attributes");
+        lock.release().await;
+        assert_eq!(
+            attributes,
+            (false, false, false, false),
+            "{} is a plain login",
+            role.role_name()
+        );
+        pool.close().await;
+    }
+}
