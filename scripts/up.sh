@@ -67,14 +67,17 @@ stop_all() {
   wait 2>/dev/null || true
   if $started_cluster; then scripts/pg.sh stop-local; fi
 }
-trap stop_all INT TERM EXIT
+trap 'stop_all; exit 130' INT TERM
+trap stop_all EXIT
 
 colors=(32 34 35 36)
 for i in "${!services[@]}"; do
   name=${services[$i]}
   # A subshell per service: the binary's output gets a coloured [name] prefix, line by line.
   (
-    exec > >(sed -u "s/^/\x1b[${colors[$i]}m[$name]\x1b[0m /") 2>&1
+    # The prefixer ignores Ctrl-C so that it still prints the service's shutdown lines; it ends
+    # when the service closes its output.
+    exec > >(trap '' INT; exec sed -u "s/^/\x1b[${colors[$i]}m[$name]\x1b[0m /") 2>&1
     exec "target/debug/$name"
   ) &
   pids+=($!)
