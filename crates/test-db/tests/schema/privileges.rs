@@ -249,6 +249,24 @@ async fn roles_use_only_their_own_schemas_and_create_nothing() {
             );
         }
 
+        for function in [
+            "pgq.create_queue(text, text, text, text[])",
+            "pgq.create_periodic_jobs(text, text)",
+        ] {
+            let may_execute: bool =
+                sqlx::query_scalar("SELECT has_function_privilege($1, $2, 'EXECUTE')")
+                    .bind(role.role_name())
+                    .bind(function)
+                    .fetch_one(&admin)
+                    .await
+                    .expect("function privilege");
+            assert!(
+                !may_execute,
+                "{} must not create queues ({function})",
+                role.role_name()
+            );
+        }
+
         let pool = test_db.pool_as(role).await;
         let temp = sqlx::query("CREATE TEMPORARY TABLE scratch (id int)")
             .execute(&pool)

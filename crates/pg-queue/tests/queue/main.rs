@@ -1,0 +1,11 @@
+//! pg-queue against a real PostgreSQL. Test queues live in a `pgq_test` schema made per test
+//! database with the same template as production queues: consumed by the `matchmaking` role,
+//! produced to by `submission`.
+
+mod common;
+
+mod claiming;
+mod failures;
+mod produce;
+mod runtime;
+mod time;
