@@ -20,7 +20,7 @@ pub use produce::{EnqueueOptions, enqueue, enqueue_batch, enqueue_with, publish}
 pub use queue::{Event, Queue, QueueTable};
 pub use retry::RetryPolicy;
 pub use runtime::Worker;
-pub use stats::{QueueStats, record_gauges, stats};
+pub use stats::{QueueStats, discover, record_gauges, stats};
 pub use worker::{BatchOutcome, QueueOptions, QueueWorker};
 
 /// What can go wrong in the queue itself (handlers report through [`HandlerError`]).

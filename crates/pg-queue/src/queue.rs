@@ -26,6 +26,19 @@ impl QueueTable {
         Self { schema, name }
     }
 
+    /// Parses `schema.name` typed by an operator. The names are leaked to get `'static`
+    /// lifetimes: meant for command-line tools that parse a handful, not for request paths.
+    pub fn parse(qualified: &str) -> Option<Self> {
+        let (schema, name) = qualified.split_once('.')?;
+        if !is_plain_identifier(schema, 63) || !is_plain_identifier(name, 41) {
+            return None;
+        }
+        Some(Self {
+            schema: Box::leak(schema.to_owned().into_boxed_str()),
+            name: Box::leak(name.to_owned().into_boxed_str()),
+        })
+    }
+
     pub const fn schema(&self) -> &'static str {
         self.schema
     }
@@ -112,5 +125,11 @@ mod tests {
         assert!(!is_plain_identifier("", 63));
         assert!(!is_plain_identifier("1abc", 63));
         assert!(std::panic::catch_unwind(|| QueueTable::new("core", "bad-name")).is_err());
+        assert_eq!(
+            QueueTable::parse("core.scrim_events"),
+            Some(QueueTable::new("core", "scrim_events"))
+        );
+        assert_eq!(QueueTable::parse("core.scrim events"), None);
+        assert_eq!(QueueTable::parse("no_schema"), None);
     }
 }

@@ -57,3 +57,21 @@ pub fn record_gauges(table: QueueTable, stats: &QueueStats) {
         metrics::gauge!(name, "queue" => queue.clone()).set(value);
     }
 }
+
+/// The queues in `schema` (the tables made by `pgq.create_queue`, recognised by their comment),
+/// in name order.
+pub async fn discover(executor: impl PgExecutor<'_>, schema: &str) -> Result<Vec<QueueTable>> {
+    let names: Vec<String> = sqlx::query_scalar(
+        "SELECT c.relname::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+         WHERE n.nspname = $1 AND c.relkind = 'r'
+           AND obj_description(c.oid, 'pg_class') LIKE 'pg-queue queue consumed by %'
+         ORDER BY 1",
+    )
+    .bind(schema)
+    .fetch_all(executor)
+    .await?;
+    Ok(names
+        .iter()
+        .filter_map(|name| QueueTable::parse(&format!("{schema}.{name}")))
+        .collect())
+}

@@ -29,6 +29,11 @@ enum Command {
     Migrate,
     /// Load and validate the configuration, then exit.
     CheckConfig,
+    /// Inspect this service's queues and manage their dead letters.
+    Queues {
+        #[command(subcommand)]
+        command: crate::queues_cli::QueuesCommand,
+    },
 }
 
 /// Parses the command line and runs the chosen command; the whole of a service's `main`.
@@ -71,6 +76,12 @@ where
             Command::CheckConfig => {
                 tracing::info!(service = spec.name, "configuration is valid");
                 Ok(())
+            }
+            Command::Queues { command } => {
+                let pool = db::connect(&config.database, &format!("{}-cli", spec.name)).await?;
+                let outcome = crate::queues_cli::run(&pool, spec.role.schema(), command).await;
+                pool.close().await;
+                outcome
             }
         }
     });

@@ -5,6 +5,7 @@ mod cli;
 mod config;
 mod metrics;
 mod ops;
+mod queues_cli;
 mod shutdown;
 pub mod telemetry;
 #[cfg(feature = "testing")]

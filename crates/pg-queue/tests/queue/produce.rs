@@ -129,3 +129,50 @@ async fn producers_may_only_insert_and_other_roles_may_not_touch_the_queue() {
         "an outsider cannot enqueue"
     );
 }
+
+#[tokio::test]
+async fn stats_and_discovery_describe_the_queues_of_a_schema() {
+    let s = setup().await;
+    let tables = pg_queue::discover(&s.consumer, "pgq_test")
+        .await
+        .expect("discover");
+    let names: Vec<String> = tables.iter().map(|t| t.qualified()).collect();
+    assert_eq!(
+        names,
+        ["pgq_test.audit", "pgq_test.audit_copy", "pgq_test.jobs"]
+    );
+
+    pg_queue::enqueue(&s.producer, &Job::ok(1))
+        .await
+        .expect("enqueue");
+    pg_queue::enqueue(&s.producer, &Job::ok(2))
+        .await
+        .expect("enqueue");
+    let later = chrono::Utc::now() + chrono::Duration::hours(1);
+    pg_queue::enqueue_with(&s.producer, &Job::ok(3), EnqueueOptions::at(later))
+        .await
+        .expect("schedule");
+    pg_queue::consume::claim(
+        &s.consumer,
+        <Job as pg_queue::Queue>::TABLE,
+        1,
+        std::time::Duration::from_secs(60),
+        None,
+    )
+    .await
+    .expect("claim one");
+    let stats = pg_queue::stats(&s.consumer, <Job as pg_queue::Queue>::TABLE)
+        .await
+        .expect("stats");
+    assert_eq!(
+        (
+            stats.ready,
+            stats.in_flight,
+            stats.scheduled,
+            stats.retrying,
+            stats.dead
+        ),
+        (1, 1, 1, 0, 0)
+    );
+    assert!(stats.oldest_ready_seconds >= 0.0);
+}
