@@ -73,6 +73,7 @@ impl App {
         };
         let ops = ops::router(OpsState {
             service: spec.name,
+            schema: spec.role.schema(),
             pool: pool.clone(),
             draining: draining.clone(),
         });

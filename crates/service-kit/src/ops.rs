@@ -14,10 +14,15 @@ use sqlx::PgPool;
 
 /// How long `/readyz` waits for the database before calling it unreachable.
 const READINESS_QUERY_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long a scrape waits for the queue statistics; past it the gauges keep their last values,
+/// so a slow database never makes `/metrics` itself time out.
+const QUEUE_STATS_TIMEOUT: Duration = Duration::from_secs(2);
 
 #[derive(Debug, Clone)]
 pub(crate) struct OpsState {
     pub(crate) service: &'static str,
+    /// The schema whose queues this service consumes (and may read the statistics of).
+    pub(crate) schema: &'static str,
     pub(crate) pool: PgPool,
     pub(crate) draining: Arc<AtomicBool>,
 }
@@ -84,6 +89,15 @@ async fn metrics(State(state): State<OpsState>) -> impl IntoResponse {
     } else {
         0.0
     });
+    if tokio::time::timeout(
+        QUEUE_STATS_TIMEOUT,
+        record_queue_gauges(&state.pool, state.schema),
+    )
+    .await
+    .is_err()
+    {
+        tracing::warn!("metrics: queue statistics did not arrive in time");
+    }
     (
         [(
             header::CONTENT_TYPE,
@@ -91,4 +105,24 @@ async fn metrics(State(state): State<OpsState>) -> impl IntoResponse {
         )],
         crate::metrics::handle().render(),
     )
+}
+
+/// Samples the statistics of every queue in `schema` into the `pgq_queue_*` gauges. Sampled at
+/// scrape time, like the pool: the scraper's interval sets the cost, and the numbers are current.
+async fn record_queue_gauges(pool: &PgPool, schema: &str) {
+    let tables = match pg_queue::discover(pool, schema).await {
+        Ok(tables) => tables,
+        Err(err) => {
+            tracing::warn!(error = %err, "metrics: listing the queues failed");
+            return;
+        }
+    };
+    for table in tables {
+        match pg_queue::stats(pool, table).await {
+            Ok(stats) => pg_queue::record_gauges(table, &stats),
+            Err(err) => {
+                tracing::warn!(error = %err, queue = %table.qualified(), "metrics: queue statistics failed")
+            }
+        }
+    }
 }

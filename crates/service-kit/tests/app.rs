@@ -113,8 +113,20 @@ async fn readiness_turns_503_while_draining_and_the_service_then_stops() {
 }
 
 #[tokio::test]
-async fn metrics_report_requests_by_route_template_and_the_pool() {
+async fn metrics_report_requests_by_route_template_the_pool_and_the_queues() {
     let test_db = TestDb::new().await;
+    // A queue in the service's own schema, with two messages waiting.
+    let owner = test_db.owner_pool().await;
+    sqlx::query(
+        "SELECT pgq.create_queue('matchmaking', 'metrics_probe', 'matchmaking', ARRAY[]::text[])",
+    )
+    .execute(&owner)
+    .await
+    .expect("create queue");
+    sqlx::query("INSERT INTO matchmaking.metrics_probe (payload) VALUES ('{}'), ('{}')")
+        .execute(&owner)
+        .await
+        .expect("enqueue");
     let config = test_config(&test_db, ServiceRole::Matchmaking, NoSettings {});
     let app = RunningApp::start(SPEC, config, no_routes)
         .await
@@ -129,5 +141,9 @@ async fn metrics_report_requests_by_route_template_and_the_pool() {
     assert!(body.contains(r#"route="unmatched""#), "{body}");
     assert!(body.contains("db_pool_connections"), "{body}");
     assert!(body.contains("http_request_duration_seconds"), "{body}");
+    assert!(
+        body.contains(r#"pgq_queue_ready{queue="matchmaking.metrics_probe"} 2"#),
+        "{body}"
+    );
     app.stop().await.expect("stop");
 }
