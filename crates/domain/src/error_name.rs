@@ -28,6 +28,27 @@ pub enum ErrorName {
     GroupFull,
     #[error("ScrimGroupInviteWindowActive")]
     ScrimGroupInviteWindowActive,
+    // Names below are this platform's additions: the original answered these cases without a
+    // name (or not at all).
+    /// The body or a parameter is malformed, has unknown or missing fields, or breaks a rule
+    /// of its own (both createGroup and joinGroup, say).
+    #[error("InvalidRequest")]
+    InvalidRequest,
+    /// An admin route was called without the admin token.
+    #[error("Unauthorized")]
+    Unauthorized,
+    /// No such route.
+    #[error("NotFound")]
+    NotFound,
+    /// Scrims are disabled platform-wide: create and join are refused.
+    #[error("ScrimsDisabled")]
+    ScrimsDisabled,
+    /// The player has an active queue ban.
+    #[error("PlayerQueueBanned")]
+    PlayerQueueBanned,
+    /// A competitive scrim only takes players of its own skill group.
+    #[error("ScrimSkillGroupMismatch")]
+    ScrimSkillGroupMismatch,
 }
 
 #[cfg(test)]

@@ -1,7 +1,19 @@
 #![doc = include_str!("../README.md")]
 
 mod error_name;
+pub mod events;
+mod join;
+mod scrim;
 mod scrim_status;
+mod settings;
 
 pub use error_name::ErrorName;
+pub use events::DomainEvent;
+pub use join::{
+    CreateScrim, CreateTestScrim, GroupChoice, GroupCode, JoinOptions, LfsTeam, PlayerName,
+};
+pub use scrim::{Lobby, PlayerId, Scrim, ScrimGame, ScrimMetrics, ScrimPlayer, ScrimTeam};
 pub use scrim_status::ScrimStatus;
+pub use settings::{
+    CheckinTimeout, InvalidValue, NewScrimSettings, ScrimMode, ScrimSettings, TeamCount, TeamSize,
+};

@@ -12,6 +12,7 @@ use tokio::net::TcpListener;
 use tokio::sync::Notify;
 use tower_http::trace::TraceLayer;
 
+use crate::background::Background;
 use crate::ops::{self, OpsState};
 use crate::{ServiceConfig, ServiceSpec, ShutdownConfig};
 
@@ -23,6 +24,8 @@ pub struct ServiceContext<S> {
     pub pool: PgPool,
     /// The service's own settings (the `service` section of its configuration).
     pub settings: Arc<S>,
+    /// Where queue workers and periodic jobs are started; they stop with the service.
+    pub background: Background,
 }
 
 /// A service, connected and bound, ready to serve.
@@ -35,6 +38,7 @@ pub struct App {
     pool: PgPool,
     draining: Arc<AtomicBool>,
     shutdown: ShutdownConfig,
+    background: Background,
 }
 
 impl App {
@@ -66,10 +70,12 @@ impl App {
         let address = listener.local_addr()?;
 
         let draining = Arc::new(AtomicBool::new(false));
+        let background = Background::default();
         let context = ServiceContext {
             spec,
             pool: pool.clone(),
             settings: Arc::new(config.service),
+            background: background.clone(),
         };
         let ops = ops::router(OpsState {
             service: spec.name,
@@ -100,6 +106,7 @@ impl App {
             pool,
             draining,
             shutdown: config.shutdown,
+            background,
         })
     }
 
@@ -133,6 +140,7 @@ impl App {
             pool,
             draining,
             shutdown,
+            background,
         } = self;
         tracing::info!(service = spec.name, %address, "listening");
 
@@ -140,9 +148,13 @@ impl App {
         let graceful = {
             let listener_closing = listener_closing.clone();
             let drain_delay = shutdown.drain_delay();
+            let background = background.clone();
             async move {
                 stop.await;
                 draining.store(true, Ordering::SeqCst);
+                // Workers stop claiming now; their in-flight messages finish within the
+                // workers' own deadline (and are released for another replica after it).
+                background.stop();
                 tracing::info!(service = spec.name, ?drain_delay, "draining");
                 tokio::time::sleep(drain_delay).await;
                 listener_closing.notify_one();
@@ -161,6 +173,9 @@ impl App {
                 tracing::warn!(service = spec.name, "grace period over; dropping unfinished requests");
             }
         }
+        // Also when the server ended without a stop signal (an accept error).
+        background.stop();
+        background.wait().await;
         pool.close().await;
         tracing::info!(service = spec.name, "stopped");
         Ok(())

@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 mod app;
+mod background;
 mod cli;
 mod config;
 mod metrics;
@@ -12,6 +13,7 @@ pub mod telemetry;
 pub mod testing;
 
 pub use app::{App, ServiceContext};
+pub use background::Background;
 pub use cli::run_cli;
 pub use config::{
     HttpConfig, LogConfig, LogFormat, NoSettings, ServiceConfig, ShutdownConfig, load_config,

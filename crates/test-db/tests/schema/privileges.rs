@@ -43,25 +43,108 @@ impl Privilege {
 type TableGrants = (&'static str, &'static [(ServiceRole, &'static [Privilege])]);
 
 /// Every table, and exactly what each service role may do with it. A role not listed for a
-/// table may do nothing with it.
-const MATRIX: &[TableGrants] = &[(
-    // Read at start-up to check the schema is migrated; written only by the owner.
-    "public.refinery_schema_history",
-    &[
-        (Matchmaking, &[Select]),
-        (Submission, &[Select]),
-        (Notifications, &[Select]),
-        (CoreEvents, &[Select]),
-    ],
-)];
+/// table may do nothing with it. Sequences are listed too (no role touches one directly:
+/// identity columns need only INSERT on their table).
+const MATRIX: &[TableGrants] = &[
+    (
+        // Read at start-up to check the schema is migrated; written only by the owner.
+        "public.refinery_schema_history",
+        &[
+            (Matchmaking, &[Select]),
+            (Submission, &[Select]),
+            (Notifications, &[Select]),
+            (CoreEvents, &[Select]),
+        ],
+    ),
+    // Matchmaking's own tables.
+    ("matchmaking.scrims", MATCHMAKING_OWNS),
+    ("matchmaking.scrim_groups", MATCHMAKING_OWNS),
+    ("matchmaking.scrim_players", MATCHMAKING_OWNS),
+    ("matchmaking.scrim_players_position_seq", NOBODY),
+    ("matchmaking.scrim_team_players", MATCHMAKING_OWNS),
+    (
+        "matchmaking.platform_state",
+        &[(Matchmaking, &[Select, Update])],
+    ),
+    // Queue bans: matchmaking reads and writes QUEUE_BAN rows only (row-level security).
+    (
+        "core.member_restrictions",
+        &[
+            (Matchmaking, &[Select, Insert]),
+            (CoreEvents, &[Select, Insert, Update]),
+        ],
+    ),
+    ("core.member_restrictions_id_seq", NOBODY),
+    // Queues: the consumer reads, updates and deletes; producers only insert.
+    ("matchmaking.checkin_timeouts", MATCHMAKING_OWNS),
+    ("matchmaking.checkin_timeouts_id_seq", NOBODY),
+    ("matchmaking.checkin_timeouts_dead", MATCHMAKING_OWNS),
+    ("matchmaking.leave_expiries", MATCHMAKING_OWNS),
+    ("matchmaking.leave_expiries_id_seq", NOBODY),
+    ("matchmaking.leave_expiries_dead", MATCHMAKING_OWNS),
+    (
+        "matchmaking.core_events",
+        &[(Matchmaking, CONSUMER), (CoreEvents, &[Insert])],
+    ),
+    ("matchmaking.core_events_id_seq", NOBODY),
+    ("matchmaking.core_events_dead", MATCHMAKING_OWNS),
+    (
+        "matchmaking.submission_events",
+        &[(Matchmaking, CONSUMER), (Submission, &[Insert])],
+    ),
+    ("matchmaking.submission_events_id_seq", NOBODY),
+    ("matchmaking.submission_events_dead", MATCHMAKING_OWNS),
+    (
+        "core.scrim_events",
+        &[(CoreEvents, CONSUMER), (Matchmaking, &[Insert])],
+    ),
+    ("core.scrim_events_id_seq", NOBODY),
+    ("core.scrim_events_dead", &[(CoreEvents, CONSUMER)]),
+    (
+        "core.member_events",
+        &[(CoreEvents, CONSUMER), (Matchmaking, &[Insert])],
+    ),
+    ("core.member_events_id_seq", NOBODY),
+    ("core.member_events_dead", &[(CoreEvents, CONSUMER)]),
+    (
+        "notifications.scrim_events",
+        &[(Notifications, CONSUMER), (Matchmaking, &[Insert])],
+    ),
+    ("notifications.scrim_events_id_seq", NOBODY),
+    (
+        "notifications.scrim_events_dead",
+        &[(Notifications, CONSUMER)],
+    ),
+    (
+        "notifications.member_events",
+        &[
+            (Notifications, CONSUMER),
+            (Matchmaking, &[Insert]),
+            (CoreEvents, &[Insert]),
+        ],
+    ),
+    ("notifications.member_events_id_seq", NOBODY),
+    (
+        "notifications.member_events_dead",
+        &[(Notifications, CONSUMER)],
+    ),
+];
+
+/// What a queue's consumer (or a table's only user) may do.
+const CONSUMER: &[Privilege] = &[Select, Insert, Update, Delete];
+const MATCHMAKING_OWNS: &[(ServiceRole, &[Privilege])] = &[(Matchmaking, CONSUMER)];
+const NOBODY: &[(ServiceRole, &[Privilege])] = &[];
 
 /// Schemas each role may use (USAGE). No role may CREATE in any schema.
 fn usable_schemas(role: ServiceRole) -> &'static [&'static str] {
     match role {
-        Matchmaking => &["public", "matchmaking"],
-        Submission => &["public", "submission"],
+        // Matchmaking publishes into core's and notifications' queues and reads queue bans.
+        Matchmaking => &["public", "matchmaking", "core", "notifications"],
+        // Submission publishes into matchmaking's queue.
+        Submission => &["public", "submission", "matchmaking"],
         Notifications => &["public", "notifications"],
-        CoreEvents => &["public", "core"],
+        // Core publishes into matchmaking's and notifications' queues.
+        CoreEvents => &["public", "core", "matchmaking", "notifications"],
     }
 }
 
@@ -181,7 +264,20 @@ async fn statement_for(admin: &PgPool, table: &str, privilege: Privilege) -> Str
 async fn operations_outside_the_matrix_fail_with_permission_denied_and_the_others_succeed() {
     let test_db = TestDb::new().await;
     let admin = test_db.admin_pool().await;
-    let tables: Vec<&str> = MATRIX.iter().map(|(table, _)| *table).collect();
+    // Sequences are covered by the catalogue test above; INSERT or DELETE on one is not a
+    // permission question.
+    let sequences: Vec<String> = sqlx::query_scalar(
+        "SELECT n.nspname || '.' || c.relname FROM pg_class c
+         JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind = 'S'",
+    )
+    .fetch_all(&admin)
+    .await
+    .expect("list sequences");
+    let tables: Vec<&str> = MATRIX
+        .iter()
+        .map(|(table, _)| *table)
+        .filter(|table| !sequences.iter().any(|sequence| sequence == table))
+        .collect();
     let mut failures = Vec::new();
     for role in ServiceRole::ALL {
         let pool = test_db.pool_as(role).await;
@@ -193,9 +289,12 @@ async fn operations_outside_the_matrix_fail_with_permission_denied_and_the_other
                     .execute(&mut *tx)
                     .await;
                 tx.rollback().await.ok();
+                // Row-level security shares the SQLSTATE; only the privilege check says
+                // "permission denied".
                 let denied = matches!(
                     &outcome,
                     Err(sqlx::Error::Database(err)) if err.code().as_deref() == Some("42501")
+                        && err.message().starts_with("permission denied")
                 );
                 // Any other error (a NOT NULL violation from DEFAULT VALUES, say) means the
                 // permission check passed.
@@ -293,4 +392,43 @@ async fn roles_use_only_their_own_schemas_and_create_nothing() {
         );
         pool.close().await;
     }
+}
+
+#[tokio::test]
+async fn matchmaking_sees_and_writes_only_queue_bans_among_member_restrictions() {
+    let test_db = TestDb::new().await;
+    let core = test_db.pool_as(CoreEvents).await;
+    sqlx::query(
+        "INSERT INTO core.member_restrictions (user_id, type, reason, expiration)
+         VALUES (1, 'RATIFICATION_BAN', 'core wrote it', now() + interval '1 day'),
+                (1, 'QUEUE_BAN', 'core wrote it', now() + interval '1 day')",
+    )
+    .execute(&core)
+    .await
+    .expect("core writes any restriction");
+
+    let matchmaking = test_db.pool_as(Matchmaking).await;
+    let visible: Vec<String> = sqlx::query_scalar("SELECT type FROM core.member_restrictions")
+        .fetch_all(&matchmaking)
+        .await
+        .expect("matchmaking reads");
+    assert_eq!(visible, ["QUEUE_BAN"]);
+    sqlx::query(
+        "INSERT INTO core.member_restrictions (user_id, type, reason, expiration)
+         VALUES (2, 'QUEUE_BAN', 'missed check-in', now() + interval '1 day')",
+    )
+    .execute(&matchmaking)
+    .await
+    .expect("matchmaking writes a queue ban");
+    let refused = sqlx::query(
+        "INSERT INTO core.member_restrictions (user_id, type, reason, expiration)
+         VALUES (2, 'RATIFICATION_BAN', 'not its business', now() + interval '1 day')",
+    )
+    .execute(&matchmaking)
+    .await
+    .expect_err("row-level security refuses other types");
+    assert!(
+        refused.to_string().contains("row-level security"),
+        "{refused}"
+    );
 }

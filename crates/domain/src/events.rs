@@ -1,0 +1,172 @@
+//! Events between the services (DOMAIN §5). Every queue row carrying an event is the envelope
+//! `{"topic": "<topic>", "payload": <payload>}`; [`DomainEvent`] is that envelope as one Rust type,
+//! so a consumer decodes any row of any topic with the same code and matches on the variant.
+//!
+//! Topics owned by services that do not exist yet get their variants when those services do.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::{PlayerId, Scrim, ScrimMetrics};
+
+/// The topic names, spelled as on the wire.
+pub mod topics {
+    pub const SCRIM_CREATED: &str = "scrim.created";
+    pub const SCRIM_POPPED: &str = "scrim.popped";
+    pub const SCRIM_STARTED: &str = "scrim.started";
+    pub const SCRIM_UPDATED: &str = "scrim.updated";
+    pub const SCRIM_DESTROYED: &str = "scrim.destroyed";
+    pub const SCRIM_CANCELLED: &str = "scrim.cancelled";
+    pub const SCRIM_COMPLETE: &str = "scrim.complete";
+    pub const SCRIM_METRICS_UPDATE: &str = "scrim.metricsUpdate";
+    pub const SCRIM_SAVED: &str = "scrim.saved";
+    pub const SUBMISSION_REJECTION: &str = "submission.rejection";
+    pub const SUBMISSION_RESET: &str = "submission.reset";
+    pub const SCRIMS_DISABLED: &str = "scrims.disabled";
+    pub const MEMBER_RESTRICTION_CREATED: &str = "member.restrictionCreated";
+}
+
+/// The envelope of every event: adjacently tagged by topic.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "topic", content = "payload")]
+pub enum DomainEvent {
+    #[serde(rename = "scrim.created")]
+    ScrimCreated(Scrim),
+    #[serde(rename = "scrim.popped")]
+    ScrimPopped(Scrim),
+    #[serde(rename = "scrim.started")]
+    ScrimStarted(Scrim),
+    #[serde(rename = "scrim.updated")]
+    ScrimUpdated(Scrim),
+    /// The last player left: the scrim, with status EMPTY, is gone.
+    #[serde(rename = "scrim.destroyed")]
+    ScrimDestroyed(Scrim),
+    /// Status CANCELLED; the scrim is gone.
+    #[serde(rename = "scrim.cancelled")]
+    ScrimCancelled(Scrim),
+    /// Status COMPLETE; the scrim is gone.
+    #[serde(rename = "scrim.complete")]
+    ScrimComplete(Scrim),
+    #[serde(rename = "scrim.metricsUpdate")]
+    ScrimMetricsUpdate(ScrimMetrics),
+    #[serde(rename = "scrim.saved")]
+    ScrimSaved(ScrimSaved),
+    #[serde(rename = "submission.rejection")]
+    SubmissionRejection(SubmissionRejection),
+    #[serde(rename = "submission.reset")]
+    SubmissionReset(SubmissionReset),
+    /// `true` while scrims are disabled platform-wide.
+    #[serde(rename = "scrims.disabled")]
+    ScrimsDisabled(bool),
+    #[serde(rename = "member.restrictionCreated")]
+    MemberRestrictionCreated(MemberRestriction),
+}
+
+/// Core saved a scrim's results: the scrim as it was, plus the new database ids.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ScrimSaved {
+    pub scrim: Scrim,
+    pub database_ids: SavedDatabaseIds,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SavedDatabaseIds {
+    pub scrim_meta_id: i64,
+    pub match_id: i64,
+}
+
+/// A submission was rejected; `rejectionCount` counts its current (non-stale) rejections, this
+/// one included. At three, matchmaking locks the scrim.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SubmissionRejection {
+    pub submission_id: String,
+    pub rejection_count: u32,
+    /// The rejecting player, or -1 for the system's validation.
+    pub player_id: PlayerId,
+    pub reason: String,
+}
+
+impl SubmissionRejection {
+    /// Rejections at which the scrim is locked for an admin to look at (DOMAIN §2.7).
+    pub const LOCK_THRESHOLD: u32 = 3;
+}
+
+/// A submission was deleted so its players can submit again; the scrim goes back to IN_PROGRESS.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SubmissionReset {
+    pub submission_id: String,
+}
+
+/// The kinds of member restriction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum RestrictionType {
+    QueueBan,
+    RatificationBan,
+}
+
+/// A member restriction (a queue ban when a player missed a check-in).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MemberRestriction {
+    pub id: i64,
+    /// The restricted member's core user id (the id scrim players have).
+    pub user_id: PlayerId,
+    #[serde(rename = "type")]
+    pub restriction_type: RestrictionType,
+    pub reason: String,
+    pub created_at: DateTime<Utc>,
+    pub expiration: DateTime<Utc>,
+    /// The scrim that caused it, when a scrim did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scrim_id: Option<Uuid>,
+}
+
+impl DomainEvent {
+    /// The topic this event travels under.
+    pub fn topic(&self) -> &'static str {
+        use topics::*;
+        match self {
+            DomainEvent::ScrimCreated(_) => SCRIM_CREATED,
+            DomainEvent::ScrimPopped(_) => SCRIM_POPPED,
+            DomainEvent::ScrimStarted(_) => SCRIM_STARTED,
+            DomainEvent::ScrimUpdated(_) => SCRIM_UPDATED,
+            DomainEvent::ScrimDestroyed(_) => SCRIM_DESTROYED,
+            DomainEvent::ScrimCancelled(_) => SCRIM_CANCELLED,
+            DomainEvent::ScrimComplete(_) => SCRIM_COMPLETE,
+            DomainEvent::ScrimMetricsUpdate(_) => SCRIM_METRICS_UPDATE,
+            DomainEvent::ScrimSaved(_) => SCRIM_SAVED,
+            DomainEvent::SubmissionRejection(_) => SUBMISSION_REJECTION,
+            DomainEvent::SubmissionReset(_) => SUBMISSION_RESET,
+            DomainEvent::ScrimsDisabled(_) => SCRIMS_DISABLED,
+            DomainEvent::MemberRestrictionCreated(_) => MEMBER_RESTRICTION_CREATED,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_envelope_is_topic_and_payload() {
+        let event = DomainEvent::SubmissionReset(SubmissionReset {
+            submission_id: "scrim-1".to_owned(),
+        });
+        let json = serde_json::to_value(&event).expect("serialise");
+        assert_eq!(
+            json,
+            serde_json::json!({"topic": "submission.reset", "payload": {"submissionId": "scrim-1"}})
+        );
+        assert_eq!(event.topic(), json["topic"]);
+        let disabled: DomainEvent =
+            serde_json::from_str(r#"{"topic":"scrims.disabled","payload":true}"#).expect("parse");
+        assert_eq!(disabled, DomainEvent::ScrimsDisabled(true));
+        assert!(serde_json::from_str::<DomainEvent>(r#"{"topic":"no.such","payload":1}"#).is_err());
+    }
+}
