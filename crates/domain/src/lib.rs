@@ -2,6 +2,7 @@
 
 mod error_name;
 pub mod events;
+pub mod generation;
 mod join;
 mod scrim;
 mod scrim_status;

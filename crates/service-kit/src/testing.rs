@@ -80,12 +80,12 @@ impl RunningApp {
 /// Boots `spec` against a fresh test database and checks what every service promises: it logs in
 /// as its own role (visible in `pg_stat_activity`), answers `/healthz`, `/readyz` and `/metrics`,
 /// and stops cleanly.
-pub async fn assert_boots_as_own_role(
+pub async fn assert_boots_as_own_role<S: Default>(
     spec: ServiceSpec,
-    routes: impl FnOnce(ServiceContext<crate::NoSettings>) -> Router,
+    routes: impl FnOnce(ServiceContext<S>) -> Router,
 ) {
     let test_db = TestDb::new().await;
-    let config = test_config(&test_db, spec.role, crate::NoSettings {});
+    let config = test_config(&test_db, spec.role, S::default());
     let app = RunningApp::start(spec, config, routes)
         .await
         .expect("the service starts");

@@ -1,8 +1,29 @@
-//! Matchmaking: the scrim lifecycle (queueing, pops, check-ins, teams, lobbies).
+//! Matchmaking: the scrim lifecycle (queueing, pops, check-ins, teams, lobbies) on PostgreSQL,
+//! with its timers and incoming events on pg-queue.
+
+pub mod consumers;
+pub mod error;
+pub mod events;
+mod http;
+pub mod lifecycle;
+pub mod settings;
+pub mod store;
+pub mod timers;
+pub mod workers;
+
+use std::sync::{Arc, Mutex};
 
 use axum::Router;
 use db::ServiceRole;
-use service_kit::{NoSettings, ServiceContext, ServiceSpec};
+use domain::generation::{self, Game, Lobby, RosterEntry};
+use domain::{ErrorName, GroupCode, ScrimMode};
+use service_kit::{ServiceContext, ServiceSpec};
+use sqlx::PgPool;
+
+pub use settings::Settings;
+
+use crate::error::{ScrimError, rule};
+use crate::store::ScrimRow;
 
 /// How the `matchmaking` binary names itself, logs in, and listens.
 pub const SPEC: ServiceSpec = ServiceSpec {
@@ -12,8 +33,89 @@ pub const SPEC: ServiceSpec = ServiceSpec {
     default_port: 8081,
 };
 
-/// The service's own HTTP routes. The operational endpoints (`/healthz`, `/readyz`,
-/// `/metrics`) are added by service-kit.
-pub fn routes(_context: ServiceContext<NoSettings>) -> Router {
-    Router::new()
+/// The service's shared state: its pool, settings and source of randomness.
+#[derive(Debug, Clone)]
+pub struct Matchmaking {
+    pub pool: PgPool,
+    pub settings: Arc<Settings>,
+    rng: Arc<Mutex<fastrand::Rng>>,
+}
+
+impl Matchmaking {
+    pub fn new(pool: PgPool, settings: Arc<Settings>) -> Self {
+        let rng = settings
+            .random_seed
+            .map_or_else(fastrand::Rng::new, fastrand::Rng::with_seed);
+        Self {
+            pool,
+            settings,
+            rng: Arc::new(Mutex::new(rng)),
+        }
+    }
+
+    fn with_rng<T>(&self, f: impl FnOnce(&mut fastrand::Rng) -> T) -> T {
+        // A panic while generating cannot leave the generator half-updated in a way that
+        // matters: recover it rather than poisoning every later request.
+        let mut rng = self
+            .rng
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        f(&mut rng)
+    }
+
+    pub(crate) fn group_code(&self) -> GroupCode {
+        self.with_rng(|rng| {
+            GroupCode::try_from(generation::generate_group_code(rng))
+                .unwrap_or_else(|_| unreachable!("generated codes are five lowercase letters"))
+        })
+    }
+
+    /// Teams, games and lobby for a scrim that is starting.
+    pub(crate) fn generate(
+        &self,
+        row: &ScrimRow,
+        roster: &[(i32, Option<String>)],
+    ) -> Result<(Vec<Game>, Lobby), ScrimError> {
+        let entries: Vec<RosterEntry> = roster
+            .iter()
+            .map(|(player_id, group)| RosterEntry {
+                player_id: *player_id,
+                group: group.clone(),
+            })
+            .collect();
+        let team_size = u8::try_from(row.team_size).unwrap_or(u8::MAX);
+        let team_count = u8::try_from(row.team_count).unwrap_or(u8::MAX);
+        self.with_rng(|rng| {
+            let games = match row.mode() {
+                ScrimMode::Teams => {
+                    generation::generate_team_games(&entries, team_size, team_count, rng)
+                }
+                ScrimMode::RoundRobin => {
+                    generation::generate_round_robin_games(&entries, team_size, team_count, rng)
+                }
+            }
+            .map_err(|err| {
+                ScrimError::Internal(anyhow::anyhow!("generating teams for {}: {err}", row.id))
+            })?;
+            Ok((games, generation::generate_lobby(rng)))
+        })
+    }
+}
+
+/// The service's HTTP routes (service-kit adds `/healthz`, `/readyz`, `/metrics`), and its queue
+/// workers, started in the background.
+pub fn routes(context: ServiceContext<Settings>) -> Router {
+    let matchmaking = Matchmaking::new(context.pool.clone(), context.settings.clone());
+    if matchmaking.settings.admin_token.is_none() {
+        tracing::warn!("no admin token configured: every admin route answers 401");
+    }
+    if matchmaking.settings.workers {
+        workers::start(&matchmaking, &context.background);
+    }
+    http::router(matchmaking)
+}
+
+/// The error answered when a request names something that does not exist.
+pub(crate) fn not_found(what: &str) -> ScrimError {
+    rule(ErrorName::NotFound, format!("no such {what}"))
 }

@@ -1,0 +1,166 @@
+//! Events published with each change, and the events matchmaking consumes (each safe twice).
+
+use domain::DomainEvent;
+use domain::events::{SavedDatabaseIds, ScrimSaved, SubmissionRejection, SubmissionReset};
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::common::{TestApp, assert_error};
+
+#[tokio::test]
+async fn each_change_publishes_its_topic_followed_by_metrics() {
+    let app = TestApp::spawn().await;
+    let scrim = app.create(1, 1, 2, "TEAMS").await;
+    app.fill(&scrim, 2).await;
+    app.check_in(&scrim, 1).await;
+    app.check_in(&scrim, 2).await;
+    assert_eq!(
+        app.topics("core.scrim_events").await,
+        [
+            "scrim.created",
+            "scrim.metricsUpdate",
+            "scrim.popped",
+            "scrim.metricsUpdate",
+            "scrim.updated",
+            "scrim.metricsUpdate",
+            "scrim.updated",
+            "scrim.started",
+            "scrim.metricsUpdate",
+        ]
+    );
+    assert_eq!(
+        app.topics("notifications.scrim_events").await,
+        ["scrim.created", "scrim.popped", "scrim.started"]
+    );
+    // Every row decodes as the shared envelope.
+    for event in app.events("core.scrim_events").await {
+        serde_json::from_value::<DomainEvent>(event.clone())
+            .unwrap_or_else(|err| panic!("{err}: {event}"));
+    }
+}
+
+#[tokio::test]
+async fn a_refused_request_publishes_nothing() {
+    let app = TestApp::spawn().await;
+    let scrim = app.create(1, 2, 2, "TEAMS").await;
+    let before = app.events("core.scrim_events").await.len();
+    assert_error(
+        &app.join(&scrim, 1).await,
+        StatusCode::CONFLICT,
+        "PlayerAlreadyInScrim",
+    );
+    assert_eq!(app.events("core.scrim_events").await.len(), before);
+}
+
+async fn started_scrim(app: &TestApp) -> serde_json::Value {
+    let scrim = app.create(1, 1, 2, "TEAMS").await;
+    app.fill(&scrim, 2).await;
+    app.check_in(&scrim, 1).await;
+    app.check_in(&scrim, 2).await.1
+}
+
+#[tokio::test]
+async fn scrim_saved_completes_the_scrim_once_even_if_delivered_twice() {
+    let app = TestApp::spawn().await;
+    let started = started_scrim(&app).await;
+    let scrim: domain::Scrim = serde_json::from_value(started.clone()).expect("decode scrim");
+    let saved = DomainEvent::ScrimSaved(ScrimSaved {
+        scrim,
+        database_ids: SavedDatabaseIds {
+            scrim_meta_id: 1,
+            match_id: 2,
+        },
+    });
+    app.deliver_from_core(saved.clone()).await;
+    app.deliver_from_core(saved).await;
+    assert_eq!(app.run_incoming().await, (2, 0));
+    let id = started["id"].as_str().expect("id");
+    assert_error(
+        &app.get(&format!("/scrims/{id}")).await,
+        StatusCode::NOT_FOUND,
+        "ScrimNotFound",
+    );
+    let complete: Vec<_> = app
+        .events("core.scrim_events")
+        .await
+        .into_iter()
+        .filter(|e| e["topic"] == "scrim.complete")
+        .collect();
+    assert_eq!(complete.len(), 1);
+    assert_eq!(complete[0]["payload"]["status"], "COMPLETE");
+}
+
+#[tokio::test]
+async fn three_rejections_lock_the_scrim_and_a_reset_brings_it_back() {
+    let app = TestApp::spawn().await;
+    let started = started_scrim(&app).await;
+    let submission_id = started["submissionId"]
+        .as_str()
+        .expect("submission")
+        .to_owned();
+    let rejection = |count| {
+        DomainEvent::SubmissionRejection(SubmissionRejection {
+            submission_id: submission_id.clone(),
+            rejection_count: count,
+            player_id: 1,
+            reason: "wrong replay".into(),
+        })
+    };
+    app.deliver_from_submission(rejection(2)).await;
+    app.run_incoming().await;
+    let id = started["id"].as_str().expect("id");
+    assert_eq!(
+        app.get(&format!("/scrims/{id}")).await.1["status"],
+        "IN_PROGRESS"
+    );
+    app.deliver_from_submission(rejection(3)).await;
+    app.deliver_from_submission(rejection(3)).await; // delivered twice
+    app.run_incoming().await;
+    let locked = app.get(&format!("/scrims/{id}")).await.1;
+    assert_eq!(locked["status"], "LOCKED");
+    assert_eq!(locked["unlockedStatus"], "IN_PROGRESS");
+
+    let reset = DomainEvent::SubmissionReset(SubmissionReset {
+        submission_id: submission_id.clone(),
+    });
+    app.deliver_from_submission(reset.clone()).await;
+    app.deliver_from_submission(reset).await;
+    assert_eq!(app.run_incoming().await, (2, 0));
+    let back = app.get(&format!("/scrims/{id}")).await.1;
+    assert_eq!(back["status"], "IN_PROGRESS");
+    assert!(back.get("unlockedStatus").is_none());
+}
+
+#[tokio::test]
+async fn scrims_disabled_from_core_switches_create_off_and_on() {
+    let app = TestApp::spawn().await;
+    app.deliver_from_core(DomainEvent::ScrimsDisabled(true))
+        .await;
+    app.run_incoming().await;
+    assert_eq!(
+        app.get("/scrims/disabled").await.1,
+        json!({"disabled": true})
+    );
+    app.deliver_from_core(DomainEvent::ScrimsDisabled(false))
+        .await;
+    app.run_incoming().await;
+    assert_eq!(
+        app.get("/scrims/disabled").await.1,
+        json!({"disabled": false})
+    );
+}
+
+#[tokio::test]
+async fn an_event_matchmaking_does_not_consume_is_dead_lettered() {
+    let app = TestApp::spawn().await;
+    app.deliver_from_core(DomainEvent::ScrimMetricsUpdate(
+        domain::ScrimMetrics::default(),
+    ))
+    .await;
+    assert_eq!(app.run_incoming().await, (0, 1));
+    assert_eq!(
+        app.count("SELECT count(*) FROM matchmaking.core_events_dead")
+            .await,
+        1
+    );
+}

@@ -1,0 +1,195 @@
+//! The check-in timeout and `leaveAt` expiry, driven with a manual clock (no real waiting).
+
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::common::{TestApp, assert_error, create_body, join_body};
+
+const ELEVEN_MINUTES: Duration = Duration::from_secs(11 * 60);
+
+#[tokio::test]
+async fn a_check_in_timeout_cancels_the_scrim_and_bans_those_who_did_not_check_in() {
+    let app = TestApp::spawn().await;
+    let scrim = app.create(1, 2, 2, "TEAMS").await;
+    let popped = app.fill(&scrim, 2).await;
+    app.check_in(&scrim, 1).await;
+    app.check_in(&scrim, 2).await;
+
+    // Before the timeout nothing happens.
+    app.run_timers_after(Duration::from_secs(60)).await;
+    assert_eq!(
+        app.get(&format!("/scrims/{}", popped["id"].as_str().expect("id")))
+            .await
+            .1["status"],
+        "POPPED"
+    );
+
+    app.run_timers_after(ELEVEN_MINUTES).await;
+    let id = popped["id"].as_str().expect("id");
+    assert_error(
+        &app.get(&format!("/scrims/{id}")).await,
+        StatusCode::NOT_FOUND,
+        "ScrimNotFound",
+    );
+    let banned: Vec<(i32, f64)> = sqlx::query_as(
+        "SELECT user_id, extract(epoch FROM expiration - created_at)::float8 FROM core.member_restrictions
+         WHERE type = 'QUEUE_BAN' ORDER BY user_id",
+    )
+    .fetch_all(&app.owner)
+    .await
+    .expect("bans");
+    assert_eq!(
+        banned.iter().map(|(user, _)| *user).collect::<Vec<_>>(),
+        [3, 4]
+    );
+    assert!(
+        banned
+            .iter()
+            .all(|(_, seconds)| (*seconds - 1440.0 * 60.0).abs() < 1.0),
+        "{banned:?}"
+    );
+    let cancelled = app.events("core.scrim_events").await;
+    assert!(
+        cancelled
+            .iter()
+            .any(|event| event["topic"] == "scrim.cancelled"
+                && event["payload"]["status"] == "CANCELLED")
+    );
+    assert_eq!(
+        app.topics("notifications.member_events").await,
+        ["member.restrictionCreated", "member.restrictionCreated"]
+    );
+    assert_eq!(app.topics("core.member_events").await.len(), 2);
+
+    // A banned player can neither create nor join; the others can.
+    assert_error(
+        &app.post("/scrims", create_body(3, 2, 2, "TEAMS")).await,
+        StatusCode::FORBIDDEN,
+        "PlayerQueueBanned",
+    );
+    let fresh = app.create(1, 2, 2, "TEAMS").await;
+    assert_error(
+        &app.join(&fresh, 4).await,
+        StatusCode::FORBIDDEN,
+        "PlayerQueueBanned",
+    );
+}
+
+#[tokio::test]
+async fn repeated_bans_grow_by_the_modifier() {
+    let app = TestApp::spawn().await;
+    for round in 0..2 {
+        let scrim = app.create(100 + round, 1, 2, "TEAMS").await;
+        app.fill(&scrim, 1).await;
+        app.check_in(&scrim, 100 + round).await;
+        app.run_timers_after(ELEVEN_MINUTES).await;
+        // Lift the ban by hand so the player can queue again (as an admin would).
+        sqlx::query("UPDATE core.member_restrictions SET manually_expired_at = now()")
+            .execute(&app.owner)
+            .await
+            .expect("lift");
+    }
+    let lengths: Vec<f64> = sqlx::query_scalar(
+        "SELECT extract(epoch FROM expiration - created_at)::float8 / 60 FROM core.member_restrictions
+         WHERE user_id = 1 ORDER BY id",
+    )
+    .fetch_all(&app.owner)
+    .await
+    .expect("bans");
+    assert_eq!(lengths.len(), 2);
+    assert!(
+        (lengths[0] - 1440.0).abs() < 0.1 && (lengths[1] - 1500.0).abs() < 0.1,
+        "{lengths:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_started_scrim_disarms_its_timer_and_a_late_timer_changes_nothing() {
+    let app = TestApp::spawn().await;
+    let scrim = app.create(1, 1, 2, "TEAMS").await;
+    app.fill(&scrim, 2).await;
+    assert_eq!(
+        app.count("SELECT count(*) FROM matchmaking.checkin_timeouts")
+            .await,
+        1
+    );
+    app.check_in(&scrim, 1).await;
+    app.check_in(&scrim, 2).await;
+    assert_eq!(
+        app.count("SELECT count(*) FROM matchmaking.checkin_timeouts")
+            .await,
+        0
+    );
+    // Even a stale timer delivered late (re-inserted by hand) leaves the running scrim alone.
+    let id = scrim["id"].as_str().expect("id");
+    sqlx::query("INSERT INTO matchmaking.checkin_timeouts (payload) VALUES ($1)")
+        .bind(json!({"scrimId": id, "submissionId": "scrim-some-older-pop"}))
+        .execute(&app.owner)
+        .await
+        .expect("stale timer");
+    app.run_timers_after(ELEVEN_MINUTES).await;
+    assert_eq!(
+        app.get(&format!("/scrims/{id}")).await.1["status"],
+        "IN_PROGRESS"
+    );
+    assert_eq!(
+        app.count("SELECT count(*) FROM core.member_restrictions")
+            .await,
+        0
+    );
+}
+
+#[tokio::test]
+async fn an_expired_leave_at_removes_the_player_and_cancels_a_scrim_left_empty() {
+    let app = TestApp::spawn().await;
+    let mut body = create_body(1, 2, 2, "TEAMS");
+    body["join"]["leaveAfter"] = json!(60);
+    let scrim = app.post("/scrims", body).await.1;
+    let id = scrim["id"].as_str().expect("id").to_owned();
+    let mut short = join_body(2);
+    short["leaveAfter"] = json!(30);
+    app.post(&format!("/scrims/{id}/join"), short).await;
+    app.join(&scrim, 3).await; // leaveAfter 3600
+
+    app.run_timers_after(Duration::from_secs(45)).await;
+    let after = app.get(&format!("/scrims/{id}")).await.1;
+    let ids: Vec<i64> = after["players"]
+        .as_array()
+        .expect("players")
+        .iter()
+        .map(|p| p["id"].as_i64().expect("id"))
+        .collect();
+    assert_eq!(ids, [1, 3]);
+
+    app.post(&format!("/scrims/{id}/leave"), json!({"playerId": 3}))
+        .await;
+    app.run_timers_after(Duration::from_secs(120)).await;
+    assert_error(
+        &app.get(&format!("/scrims/{id}")).await,
+        StatusCode::NOT_FOUND,
+        "ScrimNotFound",
+    );
+    let topics = app.topics("core.scrim_events").await;
+    assert!(topics.contains(&"scrim.cancelled".to_owned()), "{topics:?}");
+    assert_eq!(
+        app.count("SELECT count(*) FROM matchmaking.leave_expiries")
+            .await,
+        0
+    );
+}
+
+#[tokio::test]
+async fn a_popped_player_does_not_leave_when_their_leave_at_passes() {
+    let app = TestApp::spawn().await;
+    let mut body = create_body(1, 1, 2, "TEAMS");
+    body["join"]["leaveAfter"] = json!(1);
+    let scrim = app.post("/scrims", body).await.1;
+    app.fill(&scrim, 2).await;
+    app.run_timers_after(Duration::from_secs(5)).await;
+    let id = scrim["id"].as_str().expect("id");
+    let after = app.get(&format!("/scrims/{id}")).await.1;
+    assert_eq!(after["status"], "POPPED");
+    assert_eq!(after["players"].as_array().expect("players").len(), 2);
+}
