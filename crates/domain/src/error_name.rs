@@ -2,7 +2,9 @@ use serde::Serialize;
 
 /// The error names of the public contract: clients match on these strings, so they are spelled
 /// exactly as in the original platform.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, thiserror::Error)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, thiserror::Error, utoipa::ToSchema,
+)]
 pub enum ErrorName {
     #[error("PlayerAlreadyInScrim")]
     PlayerAlreadyInScrim,

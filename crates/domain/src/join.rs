@@ -1,6 +1,7 @@
 //! What a client sends to create or join a scrim.
 
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use crate::{InvalidValue, NewScrimSettings, PlayerId};
 
@@ -102,7 +103,7 @@ impl From<LfsTeam> for u8 {
 
 /// Join options (DOMAIN §1.1), exactly as sent. Use [`JoinOptions::group_choice`] rather than
 /// the two raw group fields: it refuses the invalid combination.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct JoinOptions {
     pub player_id: PlayerId,
@@ -146,7 +147,7 @@ impl JoinOptions {
 }
 
 /// `POST /scrims` and `POST /scrims/lfs`: a new scrim whose author is its first player.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateScrim {
     pub author_id: PlayerId,
@@ -158,7 +159,7 @@ pub struct CreateScrim {
 }
 
 /// `POST /admin/scrims/test`: an IN_PROGRESS scrim with an empty roster, for end-to-end checks.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateTestScrim {
     pub author_id: PlayerId,

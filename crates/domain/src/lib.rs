@@ -4,6 +4,7 @@ mod error_name;
 pub mod events;
 pub mod generation;
 mod join;
+mod schema;
 mod scrim;
 mod scrim_status;
 mod settings;

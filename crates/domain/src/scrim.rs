@@ -2,6 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::{GroupCode, ScrimSettings, ScrimStatus};
@@ -9,7 +10,7 @@ use crate::{GroupCode, ScrimSettings, ScrimStatus};
 /// A core user id: what a scrim player's `id` is.
 pub type PlayerId = i32;
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Scrim {
     pub id: Uuid,
@@ -42,7 +43,7 @@ impl Scrim {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ScrimPlayer {
     pub id: PlayerId,
@@ -55,18 +56,18 @@ pub struct ScrimPlayer {
     pub checked_in: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct ScrimGame {
     pub teams: Vec<ScrimTeam>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct ScrimTeam {
     pub players: Vec<ScrimPlayer>,
 }
 
 /// The private match lobby, set once the scrim starts.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Lobby {
     pub name: String,
     pub password: String,
@@ -74,7 +75,7 @@ pub struct Lobby {
 
 /// Live counts for dashboards (DOMAIN §1.1). PENDING scrims count as queued, every other live
 /// scrim as scrimming.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ScrimMetrics {
     pub pending_scrims: i64,

@@ -1,7 +1,7 @@
 use serde::{Deserialize, Serialize};
 
 /// A scrim's status, as it appears on the wire (`"PENDING"`, ...).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum ScrimStatus {
     Pending,

@@ -3,6 +3,7 @@
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 /// Why a value was refused. The message is shown to the client as is.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -77,7 +78,7 @@ impl From<TeamCount> for u8 {
 }
 
 /// How players are put on teams (DOMAIN §1.4).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum ScrimMode {
     /// Groups first, then random fill; one line-up plays three games.
@@ -149,7 +150,7 @@ impl From<CheckinTimeout> for i64 {
 }
 
 /// A scrim's settings as they appear on the wire.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ScrimSettings {
     pub team_size: TeamSize,
@@ -171,7 +172,7 @@ impl ScrimSettings {
 
 /// The settings a client chooses when creating a scrim. `lfs` follows from the endpoint and
 /// `checkinTimeout` from the organization's configuration, so a client cannot set either.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct NewScrimSettings {
     pub team_size: TeamSize,

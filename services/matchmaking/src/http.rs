@@ -11,8 +11,9 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use domain::{CreateScrim, CreateTestScrim, ErrorName, JoinOptions, PlayerId, Scrim, ScrimStatus};
 use secrecy::ExposeSecret;
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi, ToSchema};
 use uuid::Uuid;
 
 use crate::error::{Result, ScrimError, rule};
@@ -42,6 +43,7 @@ pub fn router(matchmaking: Matchmaking) -> Router {
         .route("/scrims/{id}/check-in", post(check_in))
         .route("/players/{player_id}/scrim", get(by_player))
         .route("/submissions/{submission_id}/scrim", get(by_submission))
+        .route("/openapi.json", get(openapi))
         .merge(admin)
         .fallback(|| async { not_found("route") })
         .with_state(matchmaking)
@@ -49,6 +51,7 @@ pub fn router(matchmaking: Matchmaking) -> Router {
 
 /// `Json` whose rejections (malformed JSON, unknown or missing fields, invalid values) answer
 /// 400 `InvalidRequest` in the error envelope.
+#[derive(Debug)]
 pub struct Body<T>(pub T);
 
 impl<S: Send + Sync, T: serde::de::DeserializeOwned> FromRequest<S> for Body<T> {
@@ -67,6 +70,7 @@ fn rejection_text(rejection: &JsonRejection) -> String {
 }
 
 /// Path parameters whose parse failures answer `InvalidRequest` (or `ScrimNotFound`...).
+#[derive(Debug)]
 pub struct Param<T>(pub T);
 
 impl<S: Send + Sync, T: serde::de::DeserializeOwned + Send> FromRequestParts<S> for Param<T> {
@@ -81,6 +85,7 @@ impl<S: Send + Sync, T: serde::de::DeserializeOwned + Send> FromRequestParts<S> 
 }
 
 /// Query strings, the same way.
+#[derive(Debug)]
 pub struct QueryParams<T>(pub T);
 
 impl<S: Send + Sync, T: serde::de::DeserializeOwned> FromRequestParts<S> for QueryParams<T> {
@@ -138,12 +143,13 @@ async fn in_transaction<T>(
     Ok(value)
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PlayerRequest {
     pub player_id: PlayerId,
 }
 
+#[utoipa::path(post, path = "/scrims", tag = "scrims", request_body = CreateScrim, responses((status = 201, body = Scrim), (status = 400, description = "InvalidRequest", body = ErrorBody), (status = 403, description = "ScrimsDisabled, PlayerQueueBanned or ScrimSkillGroupMismatch", body = ErrorBody), (status = 404, description = "ScrimNotFound", body = ErrorBody), (status = 409, description = "a state rule: PlayerAlreadyInScrim, ScrimAlreadyInProgress, GroupFull...", body = ErrorBody), (status = 422, description = "ScrimGroupNotSupportedInMode", body = ErrorBody)))]
 async fn create(
     State(mm): State<Matchmaking>,
     Body(request): Body<CreateScrim>,
@@ -152,6 +158,7 @@ async fn create(
     Ok((StatusCode::CREATED, Json(scrim)))
 }
 
+#[utoipa::path(post, path = "/scrims/lfs", tag = "scrims", request_body = CreateScrim, responses((status = 201, body = Scrim), (status = 400, description = "InvalidRequest", body = ErrorBody), (status = 403, description = "ScrimsDisabled, PlayerQueueBanned or ScrimSkillGroupMismatch", body = ErrorBody), (status = 409, description = "a state rule: PlayerAlreadyInScrim, ScrimAlreadyInProgress, GroupFull...", body = ErrorBody), (status = 422, description = "ScrimGroupNotSupportedInMode", body = ErrorBody)))]
 async fn create_lfs(
     State(mm): State<Matchmaking>,
     Body(request): Body<CreateScrim>,
@@ -163,6 +170,7 @@ async fn create_lfs(
     Ok((StatusCode::CREATED, Json(scrim)))
 }
 
+#[utoipa::path(post, path = "/admin/scrims/test", tag = "admin", request_body = CreateTestScrim, security(("admin_token" = [])), responses((status = 201, body = Scrim), (status = 400, description = "InvalidRequest", body = ErrorBody), (status = 401, description = "Unauthorized: the admin token is missing or wrong", body = ErrorBody)))]
 async fn create_test(
     State(mm): State<Matchmaking>,
     Body(request): Body<CreateTestScrim>,
@@ -174,6 +182,7 @@ async fn create_test(
     Ok((StatusCode::CREATED, Json(scrim)))
 }
 
+#[utoipa::path(post, path = "/scrims/{id}/join", tag = "scrims", params(("id" = Uuid, Path, description = "The scrim id")), request_body = JoinOptions, responses((status = 200, body = Scrim), (status = 400, description = "InvalidRequest", body = ErrorBody), (status = 403, description = "ScrimsDisabled, PlayerQueueBanned or ScrimSkillGroupMismatch", body = ErrorBody), (status = 404, description = "ScrimNotFound", body = ErrorBody), (status = 409, description = "a state rule: PlayerAlreadyInScrim, ScrimAlreadyInProgress, GroupFull...", body = ErrorBody), (status = 422, description = "ScrimGroupNotSupportedInMode", body = ErrorBody)))]
 async fn join(
     State(mm): State<Matchmaking>,
     Param(id): Param<Uuid>,
@@ -184,6 +193,7 @@ async fn join(
         .map(Json)
 }
 
+#[utoipa::path(post, path = "/scrims/{id}/leave", tag = "scrims", params(("id" = Uuid, Path, description = "The scrim id")), request_body = PlayerRequest, responses((status = 200, description = "The scrim after the change; status EMPTY if the last player left", body = Scrim), (status = 400, description = "InvalidRequest", body = ErrorBody), (status = 404, description = "ScrimNotFound", body = ErrorBody), (status = 409, description = "a state rule: PlayerAlreadyInScrim, ScrimAlreadyInProgress, GroupFull...", body = ErrorBody)))]
 async fn leave(
     State(mm): State<Matchmaking>,
     Param(id): Param<Uuid>,
@@ -196,6 +206,7 @@ async fn leave(
     .map(Json)
 }
 
+#[utoipa::path(post, path = "/scrims/{id}/check-in", tag = "scrims", params(("id" = Uuid, Path, description = "The scrim id")), request_body = PlayerRequest, responses((status = 200, body = Scrim), (status = 400, description = "InvalidRequest", body = ErrorBody), (status = 404, description = "ScrimNotFound", body = ErrorBody), (status = 409, description = "a state rule: PlayerAlreadyInScrim, ScrimAlreadyInProgress, GroupFull...", body = ErrorBody)))]
 async fn check_in(
     State(mm): State<Matchmaking>,
     Param(id): Param<Uuid>,
@@ -208,12 +219,14 @@ async fn check_in(
     .map(Json)
 }
 
+#[utoipa::path(post, path = "/admin/scrims/{id}/cancel", tag = "admin", params(("id" = Uuid, Path, description = "The scrim id")), security(("admin_token" = [])), responses((status = 200, description = "The cancelled scrim (status CANCELLED)", body = Scrim), (status = 401, description = "Unauthorized: the admin token is missing or wrong", body = ErrorBody), (status = 404, description = "ScrimNotFound", body = ErrorBody)))]
 async fn cancel(State(mm): State<Matchmaking>, Param(id): Param<Uuid>) -> Result<Json<Scrim>> {
     in_transaction(&mm, async |tx| lifecycle::cancel(tx, id).await)
         .await
         .map(Json)
 }
 
+#[utoipa::path(post, path = "/admin/scrims/{id}/lock", tag = "admin", params(("id" = Uuid, Path, description = "The scrim id")), security(("admin_token" = [])), responses((status = 200, body = Scrim), (status = 401, description = "Unauthorized: the admin token is missing or wrong", body = ErrorBody), (status = 404, description = "ScrimNotFound", body = ErrorBody)))]
 async fn lock(State(mm): State<Matchmaking>, Param(id): Param<Uuid>) -> Result<Json<Scrim>> {
     in_transaction(&mm, async |tx| {
         let row = lifecycle::lock(tx, id).await?;
@@ -223,30 +236,35 @@ async fn lock(State(mm): State<Matchmaking>, Param(id): Param<Uuid>) -> Result<J
     .map(Json)
 }
 
+#[utoipa::path(post, path = "/admin/scrims/{id}/unlock", tag = "admin", params(("id" = Uuid, Path, description = "The scrim id")), security(("admin_token" = [])), responses((status = 200, body = Scrim), (status = 401, description = "Unauthorized: the admin token is missing or wrong", body = ErrorBody), (status = 404, description = "ScrimNotFound", body = ErrorBody)))]
 async fn unlock(State(mm): State<Matchmaking>, Param(id): Param<Uuid>) -> Result<Json<Scrim>> {
     in_transaction(&mm, async |tx| lifecycle::unlock(tx, id).await)
         .await
         .map(Json)
 }
 
-async fn disable(State(mm): State<Matchmaking>) -> Result<Json<serde_json::Value>> {
+#[utoipa::path(post, path = "/admin/scrims/disable", tag = "admin", security(("admin_token" = [])), responses((status = 200, body = Disabled), (status = 401, description = "Unauthorized: the admin token is missing or wrong", body = ErrorBody)))]
+async fn disable(State(mm): State<Matchmaking>) -> Result<Json<Disabled>> {
     set_disabled(&mm, true).await
 }
 
-async fn enable(State(mm): State<Matchmaking>) -> Result<Json<serde_json::Value>> {
+#[utoipa::path(post, path = "/admin/scrims/enable", tag = "admin", security(("admin_token" = [])), responses((status = 200, body = Disabled), (status = 401, description = "Unauthorized: the admin token is missing or wrong", body = ErrorBody)))]
+async fn enable(State(mm): State<Matchmaking>) -> Result<Json<Disabled>> {
     set_disabled(&mm, false).await
 }
 
-async fn set_disabled(mm: &Matchmaking, disabled: bool) -> Result<Json<serde_json::Value>> {
+async fn set_disabled(mm: &Matchmaking, disabled: bool) -> Result<Json<Disabled>> {
     in_transaction(mm, async |tx| lifecycle::set_disabled(tx, disabled).await).await?;
-    Ok(Json(json!({ "disabled": disabled })))
+    Ok(Json(Disabled { disabled }))
 }
 
-async fn disabled(State(mm): State<Matchmaking>) -> Result<Json<serde_json::Value>> {
+#[utoipa::path(get, path = "/scrims/disabled", tag = "scrims", responses((status = 200, body = Disabled)))]
+async fn disabled(State(mm): State<Matchmaking>) -> Result<Json<Disabled>> {
     let disabled = store::scrims_disabled(&mm.pool).await?;
-    Ok(Json(json!({ "disabled": disabled })))
+    Ok(Json(Disabled { disabled }))
 }
 
+#[utoipa::path(get, path = "/scrims/{id}", tag = "scrims", params(("id" = Uuid, Path, description = "The scrim id")), responses((status = 200, body = Scrim), (status = 400, description = "InvalidRequest", body = ErrorBody), (status = 404, description = "ScrimNotFound", body = ErrorBody)))]
 async fn get_scrim(State(mm): State<Matchmaking>, Param(id): Param<Uuid>) -> Result<Json<Scrim>> {
     let filter = ScrimFilter {
         id: Some(id),
@@ -258,6 +276,7 @@ async fn get_scrim(State(mm): State<Matchmaking>, Param(id): Param<Uuid>) -> Res
     .await
 }
 
+#[utoipa::path(get, path = "/players/{player_id}/scrim", tag = "scrims", params(("player_id" = i32, Path, description = "The core user id")), responses((status = 200, body = Scrim), (status = 400, description = "InvalidRequest", body = ErrorBody), (status = 404, description = "ScrimNotFound", body = ErrorBody)))]
 async fn by_player(
     State(mm): State<Matchmaking>,
     Param(player): Param<PlayerId>,
@@ -275,6 +294,7 @@ async fn by_player(
     .await
 }
 
+#[utoipa::path(get, path = "/submissions/{submission_id}/scrim", tag = "scrims", params(("submission_id" = String, Path)), responses((status = 200, body = Scrim), (status = 404, description = "ScrimSubmissionNotFound", body = ErrorBody)))]
 async fn by_submission(
     State(mm): State<Matchmaking>,
     Param(submission): Param<String>,
@@ -314,6 +334,7 @@ pub struct ListQuery {
     pub skill_group_id: Option<i32>,
 }
 
+#[utoipa::path(get, path = "/scrims", tag = "scrims", params(("status" = Option<ScrimStatus>, Query), ("organizationId" = Option<i32>, Query), ("skillGroupId" = Option<i32>, Query)), responses((status = 200, body = Vec<Scrim>), (status = 400, description = "InvalidRequest", body = ErrorBody)))]
 async fn list(
     State(mm): State<Matchmaking>,
     QueryParams(query): QueryParams<ListQuery>,
@@ -331,6 +352,47 @@ async fn list(
     Ok(Json(store::find(&mut conn, &filter).await?))
 }
 
+#[utoipa::path(get, path = "/scrims/metrics", tag = "scrims", responses((status = 200, body = domain::ScrimMetrics)))]
 async fn metrics(State(mm): State<Matchmaking>) -> Result<Json<domain::ScrimMetrics>> {
     Ok(Json(store::metrics(&mm.pool).await?))
+}
+
+/// Whether scrims are disabled platform-wide.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Disabled {
+    pub disabled: bool,
+}
+
+/// The error envelope of every client error.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorName,
+    pub message: String,
+}
+
+#[derive(Debug, OpenApi)]
+#[openapi(
+    info(title = "matchmaking", description = "The scrim lifecycle: queueing, pops, check-ins, teams and lobbies."),
+    paths(create, create_lfs, list, metrics, disabled, get_scrim, join, leave, check_in, by_player,
+          by_submission, create_test, cancel, lock, unlock, disable, enable),
+    components(schemas(ErrorBody, Disabled, PlayerRequest)),
+    modifiers(&AdminToken),
+)]
+pub struct ApiDoc;
+
+struct AdminToken;
+
+impl Modify for AdminToken {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "admin_token",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+/// `GET /openapi.json`: this API's OpenAPI document.
+async fn openapi() -> Json<utoipa::openapi::OpenApi> {
+    Json(ApiDoc::openapi())
 }

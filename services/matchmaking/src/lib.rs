@@ -4,7 +4,7 @@
 pub mod consumers;
 pub mod error;
 pub mod events;
-mod http;
+pub mod http;
 pub mod lifecycle;
 pub mod settings;
 pub mod store;

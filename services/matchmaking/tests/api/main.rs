@@ -6,4 +6,5 @@ mod concurrency;
 mod events;
 mod input;
 mod lifecycle;
+mod openapi;
 mod timers;
