@@ -5,10 +5,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use db::ServiceRole;
+use matchmaking::Matchmaking;
+pub use matchmaking::Settings;
 use matchmaking::consumers::{FromCore, FromSubmission};
 use matchmaking::timers::{CheckInDue, LeaveDue};
 use matchmaking::workers::{CheckInTimeouts, IncomingEvents, LeaveExpiries, queue_options};
-use matchmaking::{Matchmaking, Settings};
 use pg_queue::{ManualClock, QueueWorker};
 use reqwest::StatusCode;
 use secrecy::SecretString;

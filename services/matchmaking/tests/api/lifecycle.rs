@@ -560,3 +560,38 @@ async fn disabled_scrims_refuse_create_and_join() {
     app.admin_post("/admin/scrims/enable", json!({})).await;
     assert_eq!(app.join(&scrim, 2).await.0, StatusCode::OK);
 }
+
+#[tokio::test]
+async fn leaving_is_only_possible_while_pending() {
+    let app = TestApp::spawn().await;
+    let scrim = app.create(1, 1, 2, "TEAMS").await;
+    app.fill(&scrim, 2).await;
+    let id = scrim["id"].as_str().expect("id");
+    assert_error(
+        &app.post(&format!("/scrims/{id}/leave"), json!({"playerId": 1}))
+            .await,
+        StatusCode::CONFLICT,
+        "ScrimAlreadyInProgress",
+    );
+    assert_eq!(
+        app.get(&format!("/scrims/{id}")).await.1["players"]
+            .as_array()
+            .expect("players")
+            .len(),
+        2
+    );
+}
+
+#[tokio::test]
+async fn ungrouped_joins_are_accepted_once_the_invite_window_has_closed() {
+    let app = TestApp::spawn_with(crate::common::Settings {
+        group_invite_window_secs: 0,
+        ..crate::common::test_settings()
+    })
+    .await;
+    let mut body = create_body(1, 2, 2, "TEAMS");
+    body["join"]["createGroup"] = json!(true);
+    let scrim = app.post("/scrims", body).await.1;
+    let (status, joined) = app.join(&scrim, 2).await;
+    assert_eq!(status, StatusCode::OK, "{joined}");
+}
