@@ -44,17 +44,7 @@ pub async fn create(
         return Err(group_mode_error());
     }
     let id = Uuid::new_v4();
-    insert_scrim(
-        conn,
-        id,
-        request.author_id,
-        request,
-        &settings,
-        "PENDING",
-        None,
-        0,
-    )
-    .await?;
+    insert_scrim(conn, &NewScrim::from_request(id, request, &settings)).await?;
     let group_code = match group {
         GroupChoice::Create => Some(create_group(mm, conn, id).await?),
         _ => None,
@@ -89,17 +79,13 @@ pub async fn create_lfs(
     let settings = request.settings.with(true, mm.settings.checkin_timeout_ms);
     let id = Uuid::new_v4();
     let submission = format!("lfs-{id}");
-    insert_scrim(
-        conn,
-        id,
-        request.author_id,
-        request,
-        &settings,
-        "IN_PROGRESS",
-        Some(&submission),
-        3,
-    )
-    .await?;
+    let row = NewScrim {
+        status: "IN_PROGRESS",
+        submission_id: Some(&submission),
+        game_count: 3,
+        ..NewScrim::from_request(id, request, &settings)
+    };
+    insert_scrim(conn, &row).await?;
     add_player(conn, id, &request.join, None).await?;
     let team = request.join.team.map_or(0, |team| team.index());
     sqlx::query(
@@ -123,27 +109,20 @@ pub async fn create_test(
     let settings = request.settings.with(false, mm.settings.checkin_timeout_ms);
     let id = Uuid::new_v4();
     let submission = format!("scrim-test-{}", Uuid::new_v4());
-    sqlx::query(
-        "INSERT INTO matchmaking.scrims (id, status, author_id, organization_id, game_mode_id,
-             skill_group_id, submission_id, team_size, team_count, mode, competitive, observable,
-             lfs, test, checkin_timeout_ms, game_count)
-         VALUES ($1, 'IN_PROGRESS', $2, $3, $4, $5, $6, $7, $8, $9::matchmaking.scrim_mode, $10,
-                 $11, false, true, $12, 1)",
-    )
-    .bind(id)
-    .bind(request.author_id)
-    .bind(request.organization_id)
-    .bind(request.game_mode_id)
-    .bind(request.skill_group_id)
-    .bind(&submission)
-    .bind(i16::from(settings.team_size.get()))
-    .bind(i16::from(settings.team_count.get()))
-    .bind(settings.mode.as_str())
-    .bind(settings.competitive)
-    .bind(settings.observable)
-    .bind(checkin_ms(&settings))
-    .execute(&mut *conn)
-    .await?;
+    let row = NewScrim {
+        id,
+        author_id: request.author_id,
+        organization_id: request.organization_id,
+        game_mode_id: request.game_mode_id,
+        skill_group_id: request.skill_group_id,
+        settings: &settings,
+        status: "IN_PROGRESS",
+        submission_id: Some(&submission),
+        // Test scrims expect exactly one replay.
+        game_count: 1,
+        test: true,
+    };
+    insert_scrim(conn, &row).await?;
     finish(conn, id, ScrimChange::Created).await
 }
 
@@ -593,39 +572,62 @@ async fn add_player(
     touch(conn, scrim_id).await
 }
 
-#[expect(clippy::too_many_arguments, reason = "one scrim row's columns")]
-async fn insert_scrim(
-    conn: &mut PgConnection,
+/// The columns of a new scrim row.
+struct NewScrim<'a> {
     id: Uuid,
-    author: PlayerId,
-    request: &CreateScrim,
-    settings: &domain::ScrimSettings,
-    status: &str,
-    submission: Option<&str>,
-    games: i16,
-) -> Result<()> {
+    author_id: PlayerId,
+    organization_id: i32,
+    game_mode_id: i32,
+    skill_group_id: i32,
+    settings: &'a domain::ScrimSettings,
+    status: &'static str,
+    submission_id: Option<&'a str>,
+    game_count: i16,
+    test: bool,
+}
+
+impl<'a> NewScrim<'a> {
+    fn from_request(id: Uuid, request: &CreateScrim, settings: &'a domain::ScrimSettings) -> Self {
+        Self {
+            id,
+            author_id: request.author_id,
+            organization_id: request.organization_id,
+            game_mode_id: request.game_mode_id,
+            skill_group_id: request.skill_group_id,
+            settings,
+            status: "PENDING",
+            submission_id: None,
+            game_count: 0,
+            test: false,
+        }
+    }
+}
+
+async fn insert_scrim(conn: &mut PgConnection, new: &NewScrim<'_>) -> Result<()> {
+    let settings = new.settings;
     sqlx::query(
         "INSERT INTO matchmaking.scrims (id, status, author_id, organization_id, game_mode_id,
              skill_group_id, submission_id, team_size, team_count, mode, competitive, observable,
-             lfs, checkin_timeout_ms, game_count)
+             lfs, test, checkin_timeout_ms, game_count)
          VALUES ($1, $2::matchmaking.scrim_status, $3, $4, $5, $6, $7, $8, $9,
-                 $10::matchmaking.scrim_mode, $11, $12, $13, $14, $15)",
+                 $10::matchmaking.scrim_mode, $11, $12, $13, $14, $15, $16)",
     )
-    .bind(id)
-    .bind(status)
-    .bind(author)
-    .bind(request.organization_id)
-    .bind(request.game_mode_id)
-    .bind(request.skill_group_id)
-    .bind(submission)
+    .bind(new.id)
+    .bind(new.status)
+    .bind(new.author_id)
+    .bind(new.organization_id)
+    .bind(new.game_mode_id)
+    .bind(new.skill_group_id)
+    .bind(new.submission_id)
     .bind(i16::from(settings.team_size.get()))
     .bind(i16::from(settings.team_count.get()))
     .bind(settings.mode.as_str())
     .bind(settings.competitive)
     .bind(settings.observable)
     .bind(settings.lfs)
+    .bind(new.test)
     .bind(checkin_ms(settings))
-    .bind(games)
+    .bind(new.game_count)
     .execute(&mut *conn)
     .await?;
     Ok(())
