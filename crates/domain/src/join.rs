@@ -22,7 +22,7 @@ impl TryFrom<String> for GroupCode {
     type Error = InvalidValue;
 
     fn try_from(code: String) -> Result<Self, Self::Error> {
-        if code.len() == Self::LENGTH && code.bytes().all(|b| b.is_ascii_lowercase()) {
+        if crate::generation::is_valid_group_code(&code) {
             Ok(Self(code))
         } else {
             Err(InvalidValue(format!(

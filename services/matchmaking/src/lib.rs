@@ -15,7 +15,8 @@ use std::sync::{Arc, Mutex};
 
 use axum::Router;
 use db::ServiceRole;
-use domain::generation::{self, Game, Lobby, RosterEntry};
+use domain::Lobby;
+use domain::generation::{self, Game, RosterEntry};
 use domain::{ErrorName, GroupCode, ScrimMode};
 use service_kit::{ServiceContext, ServiceSpec};
 use sqlx::PgPool;
