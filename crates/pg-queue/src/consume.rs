@@ -16,11 +16,19 @@ pub struct Claimed {
     pub payload: serde_json::Value,
     pub dedup_key: Option<String>,
     pub enqueued_at: DateTime<Utc>,
+    /// When the message became due (its `run_at` before this claim leased it).
+    pub ready_at: DateTime<Utc>,
+    /// The claim's own time (the database's `now()` unless a clock said otherwise).
+    pub claimed_at: DateTime<Utc>,
 }
 
 /// Claims up to `limit` due messages in one statement: skips rows other claimers hold, leases
 /// them until `now + lease` (they are invisible until then), and counts the attempt. The claim
 /// commits on its own, so an attempt is counted even if the worker then dies.
+///
+/// This scans the queue's index from its start. Acknowledged messages leave dead entries at
+/// the start of that index until VACUUM removes them, so a queue that only ever claims this way
+/// slows down as they pile up: workers use [`claim_from`] and call this only now and then.
 pub async fn claim(
     executor: impl PgExecutor<'_>,
     table: QueueTable,
@@ -28,26 +36,64 @@ pub async fn claim(
     lease: Duration,
     now: Option<DateTime<Utc>>,
 ) -> Result<Vec<Claimed>> {
+    claim_with(executor, table, limit, lease, now, None).await
+}
+
+/// Like [`claim`], but only messages due at or after `floor`: the index scan starts at `floor`
+/// and never walks the dead entries before it. A message due before `floor` is not seen (the
+/// caller's periodic [`claim`] finds it).
+pub async fn claim_from(
+    executor: impl PgExecutor<'_>,
+    table: QueueTable,
+    limit: i64,
+    lease: Duration,
+    now: Option<DateTime<Utc>>,
+    floor: DateTime<Utc>,
+) -> Result<Vec<Claimed>> {
+    claim_with(executor, table, limit, lease, now, Some(floor)).await
+}
+
+async fn claim_with(
+    executor: impl PgExecutor<'_>,
+    table: QueueTable,
+    limit: i64,
+    lease: Duration,
+    now: Option<DateTime<Utc>>,
+    floor: Option<DateTime<Utc>>,
+) -> Result<Vec<Claimed>> {
+    // Two statement texts rather than `$4 IS NULL OR ...`: a prepared statement's generic plan
+    // could not use an optional bound to start the index scan.
+    let lower_bound = if floor.is_some() {
+        "AND run_at >= $4"
+    } else {
+        ""
+    };
     let sql = format!(
         "UPDATE {t} AS q
          SET run_at = coalesce($3, now()) + make_interval(secs => $2),
              attempts = q.attempts + 1,
              claimed_at = coalesce($3, now())
-         FROM (SELECT id FROM {t}
-               WHERE run_at <= coalesce($3, now())
+         FROM (SELECT id, run_at FROM {t}
+               WHERE run_at <= coalesce($3, now()) {lower_bound}
                ORDER BY run_at, id
                LIMIT $1
                FOR UPDATE SKIP LOCKED) AS picked
          WHERE q.id = picked.id
-         RETURNING q.id, q.attempts AS attempt, q.payload, q.dedup_key, q.enqueued_at",
+         RETURNING q.id, q.attempts AS attempt, q.payload, q.dedup_key, q.enqueued_at,
+                   picked.run_at AS ready_at, q.claimed_at AS claimed_at",
         t = table.qualified()
     );
-    Ok(sqlx::query_as(AssertSqlSafe(sql))
+    let mut query = sqlx::query_as(AssertSqlSafe(sql))
         .bind(limit)
         .bind(lease.as_secs_f64())
-        .bind(now)
-        .fetch_all(executor)
-        .await?)
+        .bind(now);
+    if let Some(floor) = floor {
+        query = query.bind(floor);
+    }
+    let mut claimed: Vec<Claimed> = query.fetch_all(executor).await?;
+    // RETURNING does not keep the scan's order; the cursor needs the last one due.
+    claimed.sort_by_key(|message| (message.ready_at, message.id));
+    Ok(claimed)
 }
 
 fn ids_and_attempts(messages: &[(i64, i32)]) -> (Vec<i64>, Vec<i32>) {
@@ -223,6 +269,23 @@ pub async fn seconds_until_next_due(
         table.qualified()
     );
     Ok(sqlx::query_scalar(AssertSqlSafe(sql))
+        .fetch_one(executor)
+        .await?)
+}
+
+/// Like [`seconds_until_next_due`], looking only at messages due at or after `floor` (an index
+/// lookup that skips the dead entries before it).
+pub async fn seconds_until_next_due_from(
+    executor: impl PgExecutor<'_>,
+    table: QueueTable,
+    floor: DateTime<Utc>,
+) -> Result<Option<f64>> {
+    let sql = format!(
+        "SELECT extract(epoch FROM min(run_at) - now())::float8 FROM {} WHERE run_at >= $1",
+        table.qualified()
+    );
+    Ok(sqlx::query_scalar(AssertSqlSafe(sql))
+        .bind(floor)
         .fetch_one(executor)
         .await?)
 }

@@ -2,6 +2,7 @@
 
 mod clock;
 pub mod consume;
+mod cursor;
 pub mod dead;
 mod handler;
 mod listener;

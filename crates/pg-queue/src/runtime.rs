@@ -60,7 +60,7 @@ impl<Q: Queue, H: Handler<Q>> Slots for QueueWorker<Q, H> {
                 tokio::pin!(notified);
                 notified.as_mut().enable();
 
-                let outcome = self.process_batch_until(&stop, &record).await;
+                let outcome = self.process_batch_until(&stop, &record, false).await;
                 lock(&in_flight).remove(&key);
                 let wait = match outcome {
                     Ok(outcome) if outcome.claimed > 0 => continue,
@@ -82,14 +82,22 @@ impl<Q: Queue, H: Handler<Q>> Slots for QueueWorker<Q, H> {
 
 impl<Q: Queue, H: Handler<Q>> QueueWorker<Q, H> {
     /// How long an idle slot sleeps: until the next scheduled message is due, at most the poll
-    /// interval.
+    /// interval, and no later than the next full claim (which finds messages due before the
+    /// cursor's floor).
     async fn idle_wait(&self) -> Duration {
         let poll = self.options.poll_interval;
-        match consume::seconds_until_next_due(self.pool(), Q::TABLE).await {
+        let now = std::time::Instant::now();
+        let (floor, until_full_scan) = self.cursor_view(now);
+        let next_due = match floor {
+            Some(floor) => consume::seconds_until_next_due_from(self.pool(), Q::TABLE, floor).await,
+            None => consume::seconds_until_next_due(self.pool(), Q::TABLE).await,
+        };
+        let wait = match next_due {
             Ok(Some(seconds)) if seconds > 0.0 => Duration::from_secs_f64(seconds).min(poll),
             Ok(Some(_)) => Duration::from_millis(1),
             Ok(None) | Err(_) => poll,
-        }
+        };
+        wait.min(until_full_scan.max(Duration::from_millis(1)))
     }
 }
 

@@ -2,7 +2,7 @@
 
 use std::marker::PhantomData;
 use std::panic::AssertUnwindSafe;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures::FutureExt;
@@ -11,6 +11,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use crate::consume::{self, Claimed};
+use crate::cursor::ClaimCursor;
 use crate::{
     Clock, DatabaseClock, Handler, HandlerError, MessageContext, Queue, Result, RetryPolicy,
 };
@@ -32,6 +33,9 @@ pub struct QueueOptions {
     pub lease: Duration,
     /// The longest a ready message waits when notifications are lost.
     pub poll_interval: Duration,
+    /// How often claims scan the queue from its start (see `cursor.rs`): the longest a message
+    /// committed late, or due before the cursor, waits (stretched while full scans are slow).
+    pub full_scan_interval: Duration,
     pub retry: RetryPolicy,
 }
 
@@ -42,6 +46,7 @@ impl Default for QueueOptions {
             batch_size: 20,
             lease: Duration::from_secs(60),
             poll_interval: Duration::from_secs(5),
+            full_scan_interval: Duration::from_secs(1),
             retry: RetryPolicy::default(),
         }
     }
@@ -79,6 +84,7 @@ pub struct QueueWorker<Q, H> {
     pub(crate) options: QueueOptions,
     clock: Arc<dyn Clock>,
     label: String,
+    cursor: Mutex<ClaimCursor>,
     _queue: PhantomData<fn() -> Q>,
 }
 
@@ -90,6 +96,7 @@ impl<Q: Queue, H: Handler<Q>> QueueWorker<Q, H> {
             options: QueueOptions::default(),
             clock: Arc::new(DatabaseClock),
             label: Q::TABLE.qualified(),
+            cursor: Mutex::new(ClaimCursor::default()),
             _queue: PhantomData,
         }
     }
@@ -114,7 +121,7 @@ impl<Q: Queue, H: Handler<Q>> QueueWorker<Q, H> {
     /// Claims one batch and handles it. Returns what happened; `claimed == 0` means nothing was
     /// due.
     pub async fn process_batch(&self) -> Result<BatchOutcome> {
-        self.process_batch_until(&CancellationToken::new(), &|_| {})
+        self.process_batch_until(&CancellationToken::new(), &|_| {}, true)
             .await
     }
 
@@ -137,15 +144,13 @@ impl<Q: Queue, H: Handler<Q>> QueueWorker<Q, H> {
         &self,
         stop: &CancellationToken,
         on_claim: &ClaimObserver<'_>,
+        exhaustive: bool,
     ) -> Result<BatchOutcome> {
-        let claimed = consume::claim(
-            &self.pool,
-            Q::TABLE,
-            self.options.batch_size,
-            self.options.lease,
-            self.clock.now(),
-        )
-        .await?;
+        let mut claimed = self.claim(false).await?;
+        if claimed.is_empty() && exhaustive {
+            // "Nothing due" must be true: check from the start of the queue.
+            claimed = self.claim(true).await?;
+        }
         if claimed.is_empty() {
             return Ok(BatchOutcome::default());
         }
@@ -159,6 +164,50 @@ impl<Q: Queue, H: Handler<Q>> QueueWorker<Q, H> {
         metrics::counter!("pgq_messages_dead_lettered_total", "queue" => self.label.clone())
             .increment(outcome.dead as u64);
         Ok(outcome)
+    }
+
+    /// Claims one batch, from the cursor's floor unless a full claim is due or `full`.
+    async fn claim(&self, full: bool) -> Result<Vec<Claimed>> {
+        let floor = if full {
+            None
+        } else {
+            self.cursor().floor(Instant::now())
+        };
+        let (limit, lease, now) = (
+            self.options.batch_size,
+            self.options.lease,
+            self.clock.now(),
+        );
+        let started = Instant::now();
+        let claimed = match floor {
+            Some(floor) => {
+                consume::claim_from(&self.pool, Q::TABLE, limit, lease, now, floor).await?
+            }
+            None => consume::claim(&self.pool, Q::TABLE, limit, lease, now).await?,
+        };
+        self.cursor().advance(
+            limit,
+            &claimed,
+            floor.is_none(),
+            started.elapsed(),
+            self.options.full_scan_interval,
+        );
+        Ok(claimed)
+    }
+
+    /// The floor the next claim would use, and how long until the next full claim.
+    pub(crate) fn cursor_view(
+        &self,
+        now: Instant,
+    ) -> (Option<chrono::DateTime<chrono::Utc>>, Duration) {
+        let cursor = self.cursor();
+        (cursor.floor(now), cursor.until_full_scan(now))
+    }
+
+    fn cursor(&self) -> std::sync::MutexGuard<'_, ClaimCursor> {
+        self.cursor
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     async fn handle_batch(

@@ -179,3 +179,59 @@ async fn a_batch_still_running_at_the_shutdown_deadline_is_abandoned_and_release
         "the hour-long lease was given up: the message is ready again"
     );
 }
+
+/// Claims start at a floor behind which acknowledged messages' dead index entries pile up. A
+/// message due before that floor (here: scheduled an hour in the past, as a transaction that
+/// began long before it committed would leave it) is still delivered, by the periodic claim
+/// from the start of the queue, and never lost.
+#[tokio::test]
+async fn a_message_due_before_the_claim_floor_is_delivered_by_the_periodic_full_claim() {
+    let s = setup().await;
+    let options = QueueOptions {
+        full_scan_interval: Duration::from_millis(200),
+        ..notification_only()
+    };
+    let worker = Worker::new(s.consumer.clone())
+        .queue(QueueWorker::new(s.consumer.clone(), Recorder).options(options));
+    let (stop, handle) = start(worker);
+
+    // Move the floor forward: handled messages put it near the database's now.
+    for n in 1..=3 {
+        pg_queue::enqueue(&s.producer, &Job::ok(n))
+            .await
+            .expect("enqueue");
+    }
+    eventually(&s, "SELECT count(*) FROM pgq_test.handled", 3).await;
+
+    let an_hour_ago = chrono::Utc::now() - chrono::Duration::hours(1);
+    pg_queue::enqueue_with(
+        &s.producer,
+        &Job::ok(4),
+        pg_queue::EnqueueOptions::at(an_hour_ago),
+    )
+    .await
+    .expect("enqueue in the past");
+    eventually(&s, "SELECT count(*) FROM pgq_test.handled WHERE n = 4", 1).await;
+
+    stop.cancel();
+    handle.await.expect("worker stops");
+}
+
+#[tokio::test]
+async fn process_batch_never_reports_nothing_due_while_a_message_waits_before_the_floor() {
+    let s = setup().await;
+    let worker = QueueWorker::new(s.consumer.clone(), Recorder);
+    pg_queue::enqueue(&s.producer, &Job::ok(1))
+        .await
+        .expect("enqueue");
+    assert_eq!(worker.run_until_idle().await.expect("drain").acked, 1);
+    let an_hour_ago = chrono::Utc::now() - chrono::Duration::hours(1);
+    pg_queue::enqueue_with(
+        &s.producer,
+        &Job::ok(2),
+        pg_queue::EnqueueOptions::at(an_hour_ago),
+    )
+    .await
+    .expect("enqueue in the past");
+    assert_eq!(worker.process_batch().await.expect("claim").acked, 1);
+}
