@@ -38,3 +38,7 @@ compose-up:
 # Stop the Docker Compose stack.
 compose-down:
     docker compose down
+
+# Run a benchmark: `just bench queue` or `just bench matchmaking` (add --quick for a smoke run).
+bench *ARGS:
+    scripts/pg.sh test cargo run --release -p bench -- {{ARGS}}
