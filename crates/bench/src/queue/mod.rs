@@ -1,6 +1,7 @@
 //! `bench queue`: pg-queue side by side with the same SQL issued by hand and with RabbitMQ.
 
 mod library;
+mod pgmq_baseline;
 mod rabbit;
 mod raw;
 
@@ -38,6 +39,8 @@ pub struct QueueArgs {
     pub amqp_url: String,
     #[arg(long)]
     pub skip_rabbitmq: bool,
+    #[arg(long)]
+    pub skip_pgmq: bool,
 }
 
 impl QueueArgs {
@@ -218,6 +221,11 @@ pub async fn run(args: &QueueArgs) -> anyhow::Result<String> {
         let n = args.burn_down_messages();
         let library = library::burn_down(args, n).await?;
         let raw = raw::burn_down(args, n).await?;
+        let pgmq_rates = if args.skip_pgmq {
+            None
+        } else {
+            Some(pgmq_baseline::burn_down(args, n).await?)
+        };
         let rabbit = if args.skip_rabbitmq {
             None
         } else {
@@ -242,7 +250,19 @@ pub async fn run(args: &QueueArgs) -> anyhow::Result<String> {
                 rabbit.0, rabbit.1
             );
         }
-        let _ = writeln!(out, "| pgmq crate | not measured | not measured |\n");
+        if let Some(pgmq) = pgmq_rates {
+            let _ = writeln!(
+                out,
+                "| pgmq crate 0.34.0-alpha.7 (read_batch + delete_batch) | {:.0} | {:.0} |",
+                pgmq.0, pgmq.1
+            );
+            targets.push((
+                "burn-down drain ahead of pgmq".into(),
+                format!("{:.0} vs {:.0} msg/s", library.1, pgmq.1),
+                verdict(library.1 > pgmq.1),
+            ));
+        }
+        let _ = writeln!(out);
         let ratio = library.1 / raw.1;
         targets.push((
             "burn-down drain >= 70% of raw SQL".into(),
