@@ -317,8 +317,7 @@ async fn one(
     filter: &ScrimFilter,
     missing: impl FnOnce() -> ScrimError,
 ) -> Result<Json<Scrim>> {
-    let mut conn = mm.pool.acquire().await?;
-    store::find(&mut conn, filter)
+    find_consistent(mm, filter)
         .await?
         .into_iter()
         .next()
@@ -348,8 +347,19 @@ async fn list(
         skill_group_id: query.skill_group_id,
         ..ScrimFilter::default()
     };
-    let mut conn = mm.pool.acquire().await?;
-    Ok(Json(store::find(&mut conn, &filter).await?))
+    Ok(Json(find_consistent(&mm, &filter).await?))
+}
+
+/// Reads scrims in one snapshot: `store::find` reads the scrims and then their players, and a
+/// scrim removed between the two reads must not come back with an empty roster.
+async fn find_consistent(mm: &Matchmaking, filter: &ScrimFilter) -> Result<Vec<Scrim>> {
+    let mut tx = mm.pool.begin().await?;
+    sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        .execute(&mut *tx)
+        .await?;
+    let scrims = store::find(&mut tx, filter).await?;
+    tx.commit().await?;
+    Ok(scrims)
 }
 
 #[utoipa::path(get, path = "/scrims/metrics", tag = "scrims", responses((status = 200, body = domain::ScrimMetrics)))]
