@@ -110,6 +110,13 @@ async fn load(redis: &mut MultiplexedConnection, id: &str) -> Result<Option<Valu
         .transpose()
 }
 
+/// [`load`], answering 404 `ScrimNotFound` for a missing scrim.
+async fn load_existing(redis: &mut MultiplexedConnection, id: &str) -> Result<Value, Response> {
+    load(redis, id)
+        .await?
+        .ok_or_else(|| error(StatusCode::NOT_FOUND, "ScrimNotFound"))
+}
+
 async fn store(redis: &mut MultiplexedConnection, scrim: &Value) -> Result<(), Response> {
     let id = scrim["id"].as_str().unwrap_or_default();
     let _: () = redis
@@ -221,9 +228,8 @@ async fn join(
         Ok(false) => return error(StatusCode::CONFLICT, "PlayerAlreadyInScrim"),
         Err(response) => return response,
     }
-    let mut scrim = match load(&mut redis, &id).await {
-        Ok(Some(scrim)) => scrim,
-        Ok(None) => return error(StatusCode::NOT_FOUND, "ScrimNotFound"),
+    let mut scrim = match load_existing(&mut redis, &id).await {
+        Ok(scrim) => scrim,
         Err(response) => return response,
     };
     if scrim["status"] != "PENDING" {
@@ -252,9 +258,8 @@ async fn leave(
 ) -> Response {
     let mut redis = legacy.redis.clone();
     let player_id = body["playerId"].as_i64().unwrap_or(0);
-    let mut scrim = match load(&mut redis, &id).await {
-        Ok(Some(scrim)) => scrim,
-        Ok(None) => return error(StatusCode::NOT_FOUND, "ScrimNotFound"),
+    let mut scrim = match load_existing(&mut redis, &id).await {
+        Ok(scrim) => scrim,
         Err(response) => return response,
     };
     if scrim["status"] != "PENDING" {
@@ -294,9 +299,8 @@ async fn check_in(
 ) -> Response {
     let mut redis = legacy.redis.clone();
     let player_id = body["playerId"].as_i64().unwrap_or(0);
-    let mut scrim = match load(&mut redis, &id).await {
-        Ok(Some(scrim)) => scrim,
-        Ok(None) => return error(StatusCode::NOT_FOUND, "ScrimNotFound"),
+    let mut scrim = match load_existing(&mut redis, &id).await {
+        Ok(scrim) => scrim,
         Err(response) => return response,
     };
     if scrim["status"] != "POPPED" {
@@ -325,9 +329,8 @@ async fn check_in(
 
 async fn cancel(State(legacy): State<Legacy>, Path(id): Path<String>) -> Response {
     let mut redis = legacy.redis.clone();
-    let mut scrim = match load(&mut redis, &id).await {
-        Ok(Some(scrim)) => scrim,
-        Ok(None) => return error(StatusCode::NOT_FOUND, "ScrimNotFound"),
+    let mut scrim = match load_existing(&mut redis, &id).await {
+        Ok(scrim) => scrim,
         Err(response) => return response,
     };
     let ids: Vec<i64> = players(&mut scrim)

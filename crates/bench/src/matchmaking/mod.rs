@@ -198,6 +198,10 @@ fn common_violations(seen: &Observations, final_scrims: &[Value]) -> Vec<(String
             "answers showing a scrim over capacity".into(),
             seen.over_capacity,
         ),
+        (
+            "acknowledged joins missing from the scrim (lost updates)".into(),
+            seen.lost_joins,
+        ),
         ("scrims over capacity at the end".into(), over_capacity),
         ("players in two scrims at the end".into(), in_two),
         (

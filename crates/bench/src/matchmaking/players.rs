@@ -68,12 +68,10 @@ pub type Shared = Arc<Mutex<Observations>>;
 
 /// One HTTP call, timed and recorded.
 async fn call(
-    client: &Client,
     seen: &Shared,
     endpoint: &'static str,
     request: reqwest::RequestBuilder,
 ) -> (StatusCode, Value) {
-    let _ = client;
     let started = Instant::now();
     let outcome = request.send().await;
     let (status, body) = match outcome {
@@ -111,7 +109,6 @@ pub async fn play(base: String, admin_token: String, player: i64, deadline: Inst
     while Instant::now() < deadline {
         let Some(id) = current.clone() else {
             let (status, list) = call(
-                &client,
                 &seen,
                 "list",
                 client.get(format!("{base}/scrims?status=PENDING")),
@@ -130,7 +127,6 @@ pub async fn play(base: String, admin_token: String, player: i64, deadline: Inst
             };
             if open.is_empty() {
                 let (status, scrim) = call(
-                    &client,
                     &seen,
                     "create",
                     client
@@ -148,7 +144,6 @@ pub async fn play(base: String, admin_token: String, player: i64, deadline: Inst
                     .to_owned();
                 let body = json!({"playerId": player, "playerName": format!("p{player}"), "leaveAfter": 3600});
                 let (status, scrim) = call(
-                    &client,
                     &seen,
                     "join",
                     client
@@ -168,13 +163,7 @@ pub async fn play(base: String, admin_token: String, player: i64, deadline: Inst
             continue;
         };
         tokio::time::sleep(Duration::from_millis(rng.u64(20..80))).await;
-        let (status, scrim) = call(
-            &client,
-            &seen,
-            "get",
-            client.get(format!("{base}/scrims/{id}")),
-        )
-        .await;
+        let (status, scrim) = call(&seen, "get", client.get(format!("{base}/scrims/{id}"))).await;
         if status == StatusCode::NOT_FOUND {
             current = None;
             continue;
@@ -195,7 +184,6 @@ pub async fn play(base: String, admin_token: String, player: i64, deadline: Inst
         match scrim["status"].as_str() {
             Some("PENDING") if rng.u8(..100) < 5 => {
                 let (status, _) = call(
-                    &client,
                     &seen,
                     "leave",
                     client
@@ -215,7 +203,6 @@ pub async fn play(base: String, admin_token: String, player: i64, deadline: Inst
                 });
                 if me.is_some_and(|me| me["checkedIn"] != true) {
                     let (status, after) = call(
-                        &client,
                         &seen,
                         "check-in",
                         client
@@ -241,7 +228,7 @@ pub async fn play(base: String, admin_token: String, player: i64, deadline: Inst
                 let request = client
                     .post(format!("{base}/admin/scrims/{id}/cancel"))
                     .bearer_auth(&admin_token);
-                let (status, _) = call(&client, &seen, "cancel", request).await;
+                let (status, _) = call(&seen, "cancel", request).await;
                 if status.is_success() {
                     lock(&seen).completed += 1;
                     current = None;
