@@ -350,16 +350,10 @@ async fn list(
     Ok(Json(find_consistent(&mm, &filter).await?))
 }
 
-/// Reads scrims in one snapshot: `store::find` reads the scrims and then their players, and a
-/// scrim removed between the two reads must not come back with an empty roster.
+/// Reads scrims outside any transaction: `store::find` is one statement, so one snapshot.
 async fn find_consistent(mm: &Matchmaking, filter: &ScrimFilter) -> Result<Vec<Scrim>> {
-    let mut tx = mm.pool.begin().await?;
-    sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-        .execute(&mut *tx)
-        .await?;
-    let scrims = store::find(&mut tx, filter).await?;
-    tx.commit().await?;
-    Ok(scrims)
+    let mut conn = mm.pool.acquire().await?;
+    Ok(store::find(&mut conn, filter).await?)
 }
 
 #[utoipa::path(get, path = "/scrims/metrics", tag = "scrims", responses((status = 200, body = domain::ScrimMetrics)))]

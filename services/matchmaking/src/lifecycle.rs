@@ -354,7 +354,7 @@ pub async fn cancel(conn: &mut PgConnection, scrim_id: Uuid) -> Result<Scrim> {
 /// record LOCKED as the status to restore (the original's lock-twice defect).
 pub async fn lock_scrim(conn: &mut PgConnection, row: ScrimRow) -> Result<Scrim> {
     if row.status() == ScrimStatus::Locked {
-        return store::load(conn, row).await.map_err(Into::into);
+        return read(conn, row.id).await;
     }
     sqlx::query(
         "UPDATE matchmaking.scrims SET unlocked_status = status, status = 'LOCKED', updated_at = now()
@@ -372,7 +372,7 @@ pub async fn lock_scrim(conn: &mut PgConnection, row: ScrimRow) -> Result<Scrim>
 pub async fn unlock(conn: &mut PgConnection, scrim_id: Uuid) -> Result<Scrim> {
     let row = lock(conn, scrim_id).await?;
     if row.status() != ScrimStatus::Locked {
-        return store::load(conn, row).await.map_err(Into::into);
+        return read(conn, row.id).await;
     }
     let restored: String = sqlx::query_scalar(
         "UPDATE matchmaking.scrims SET status = coalesce(unlocked_status, 'IN_PROGRESS'),
@@ -414,7 +414,7 @@ pub async fn set_in_progress(conn: &mut PgConnection, row: ScrimRow) -> Result<O
 
 /// Removes a scrim from the live set and announces it with its final status.
 pub async fn remove(conn: &mut PgConnection, row: ScrimRow, change: ScrimChange) -> Result<Scrim> {
-    let mut scrim = store::load(conn, row).await?;
+    let mut scrim = read(conn, row.id).await?;
     sqlx::query("DELETE FROM matchmaking.scrims WHERE id = $1")
         .bind(scrim.id)
         .execute(&mut *conn)
@@ -444,12 +444,23 @@ pub async fn set_disabled(conn: &mut PgConnection, disabled: bool) -> Result<boo
 }
 
 pub async fn lock(conn: &mut PgConnection, scrim_id: Uuid) -> Result<ScrimRow> {
-    store::lock(conn, scrim_id).await?.ok_or_else(|| {
-        rule(
-            ErrorName::ScrimNotFound,
-            format!("no live scrim {scrim_id}"),
-        )
-    })
+    store::lock(conn, scrim_id)
+        .await?
+        .ok_or_else(|| not_found(scrim_id))
+}
+
+/// Reads a scrim in its contract shape, as this transaction sees it.
+async fn read(conn: &mut PgConnection, scrim_id: Uuid) -> Result<Scrim> {
+    store::load(conn, scrim_id)
+        .await?
+        .ok_or_else(|| not_found(scrim_id))
+}
+
+fn not_found(scrim_id: Uuid) -> crate::error::ScrimError {
+    rule(
+        ErrorName::ScrimNotFound,
+        format!("no live scrim {scrim_id}"),
+    )
 }
 
 /// The checks every create and join makes before touching a scrim.
@@ -650,15 +661,10 @@ async fn db_now(conn: &mut PgConnection) -> Result<chrono::DateTime<chrono::Utc>
     Ok(sqlx::query_scalar("SELECT now()").fetch_one(conn).await?)
 }
 
-/// Reads the scrim as it now is and announces `change`.
+/// Reads the scrim as it now is (its row is locked, or was inserted, by this transaction) and
+/// announces `change`.
 async fn finish(conn: &mut PgConnection, scrim_id: Uuid, change: ScrimChange) -> Result<Scrim> {
-    let row = store::lock(conn, scrim_id).await?.ok_or_else(|| {
-        rule(
-            ErrorName::ScrimNotFound,
-            format!("no live scrim {scrim_id}"),
-        )
-    })?;
-    let scrim = store::load(conn, row).await?;
+    let scrim = read(conn, scrim_id).await?;
     announce(conn, change, &scrim).await?;
     Ok(scrim)
 }

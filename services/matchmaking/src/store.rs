@@ -1,14 +1,14 @@
 //! Reading scrims out of their tables into the contract's JSON shape, and the row lock that
 //! serialises every change to one scrim.
 
-use std::collections::HashMap;
-
 use chrono::{DateTime, Utc};
 use domain::{
     CheckinTimeout, GroupCode, Lobby, PlayerId, Scrim, ScrimGame, ScrimMetrics, ScrimMode,
     ScrimPlayer, ScrimSettings, ScrimStatus, ScrimTeam, TeamCount, TeamSize,
 };
-use sqlx::{PgConnection, PgExecutor};
+use serde::Deserialize;
+use sqlx::types::Json;
+use sqlx::{PgConnection, PgExecutor, QueryBuilder};
 use uuid::Uuid;
 
 /// The columns of `matchmaking.scrims` the service reads.
@@ -102,9 +102,9 @@ pub fn status_sql(status: ScrimStatus) -> &'static str {
     }
 }
 
-#[derive(Debug, Clone, sqlx::FromRow)]
-struct PlayerRow {
-    scrim_id: Uuid,
+/// A player of the roster, as the read's JSON aggregate spells it.
+#[derive(Debug, Deserialize)]
+struct PlayerJson {
     player_id: i32,
     name: String,
     joined_at: DateTime<Utc>,
@@ -113,13 +113,32 @@ struct PlayerRow {
     checked_in: bool,
 }
 
-#[derive(Debug, Clone, sqlx::FromRow)]
-struct TeamPlayerRow {
-    scrim_id: Uuid,
-    game_index: i16,
-    team_index: i16,
-    player_id: i32,
+/// One seat of the lineup: (game index, team index, player id), in seat order.
+type Seat = (i16, i16, i32);
+
+/// A scrim row with its roster and lineup, read by one statement.
+#[derive(Debug, sqlx::FromRow)]
+struct FullScrimRow {
+    #[sqlx(flatten)]
+    row: ScrimRow,
+    roster: Json<Vec<PlayerJson>>,
+    lineup: Json<Vec<Seat>>,
 }
+
+/// A scrim's roster and lineup as JSON aggregates, so that one statement reads whole scrims:
+/// one round trip, and one snapshot (a scrim removed while it is read never comes back with an
+/// empty roster).
+const ROSTER_AND_LINEUP: &str = "
+    (SELECT coalesce(json_agg(json_build_object(
+                'player_id', p.player_id, 'name', p.name, 'joined_at', p.joined_at,
+                'leave_at', p.leave_at, 'group_code', p.group_code, 'checked_in', p.checked_in)
+              ORDER BY p.position), '[]')
+       FROM matchmaking.scrim_players p WHERE p.scrim_id = s.id) AS roster,
+    (SELECT coalesce(json_agg(json_build_array(t.game_index, t.team_index, t.player_id)
+              ORDER BY t.game_index, t.team_index, p.position), '[]')
+       FROM matchmaking.scrim_team_players t
+       JOIN matchmaking.scrim_players p USING (scrim_id, player_id)
+      WHERE t.scrim_id = s.id) AS lineup";
 
 /// Locks the scrim's row until the transaction ends: every change to a scrim goes through this,
 /// so concurrent joins, leaves and check-ins of one scrim run one after another.
@@ -156,96 +175,81 @@ pub struct ScrimFilter {
     pub skill_group_id: Option<i32>,
 }
 
-/// Reads the scrims matching `filter`, oldest first, in their contract shape (three queries
-/// whatever the number of scrims).
+/// Reads the scrims matching `filter`, oldest first, in their contract shape. Only the filters
+/// that are set reach the SQL, so each combination gets a plan that uses its index.
 pub async fn find(conn: &mut PgConnection, filter: &ScrimFilter) -> sqlx::Result<Vec<Scrim>> {
-    let rows: Vec<ScrimRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {SCRIM_COLUMNS} FROM matchmaking.scrims s
-         WHERE ($1::uuid IS NULL OR id = $1)
-           AND ($2::integer IS NULL OR EXISTS (
-                 SELECT 1 FROM matchmaking.scrim_players p WHERE p.scrim_id = s.id AND p.player_id = $2))
-           AND ($3::text IS NULL OR submission_id = $3)
-           AND ($4::text IS NULL OR status::text = $4)
-           AND ($5::integer IS NULL OR organization_id = $5)
-           AND ($6::integer IS NULL OR skill_group_id = $6)
-         ORDER BY created_at, id"
-    )))
-    .bind(filter.id)
-    .bind(filter.player_id)
-    .bind(filter.submission_id.as_deref())
-    .bind(filter.status.map(status_sql))
-    .bind(filter.organization_id)
-    .bind(filter.skill_group_id)
-    .fetch_all(&mut *conn)
-    .await?;
-    assemble(conn, rows).await
+    let mut query = QueryBuilder::new(format!(
+        "SELECT {SCRIM_COLUMNS}, {ROSTER_AND_LINEUP} FROM matchmaking.scrims s WHERE true"
+    ));
+    if let Some(id) = filter.id {
+        query.push(" AND s.id = ").push_bind(id);
+    }
+    if let Some(player) = filter.player_id {
+        query
+            .push(" AND s.id = (SELECT scrim_id FROM matchmaking.scrim_players WHERE player_id = ")
+            .push_bind(player)
+            .push(")");
+    }
+    if let Some(submission) = &filter.submission_id {
+        query.push(" AND s.submission_id = ").push_bind(submission);
+    }
+    if let Some(status) = filter.status {
+        query
+            .push(" AND s.status = ")
+            .push_bind(status_sql(status))
+            .push("::matchmaking.scrim_status");
+    }
+    if let Some(organization) = filter.organization_id {
+        query
+            .push(" AND s.organization_id = ")
+            .push_bind(organization);
+    }
+    if let Some(skill_group) = filter.skill_group_id {
+        query
+            .push(" AND s.skill_group_id = ")
+            .push_bind(skill_group);
+    }
+    query.push(" ORDER BY s.created_at, s.id");
+    let rows: Vec<FullScrimRow> = query.build_query_as().fetch_all(conn).await?;
+    Ok(rows.into_iter().map(to_scrim).collect())
 }
 
-/// Reads one scrim (already locked or not) in its contract shape.
-pub async fn load(conn: &mut PgConnection, row: ScrimRow) -> sqlx::Result<Scrim> {
-    let mut scrims = assemble(conn, vec![row]).await?;
-    Ok(scrims.remove(0))
+/// Reads one scrim (locked by this transaction or not) in its contract shape, as this
+/// transaction sees it.
+pub async fn load(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<Option<Scrim>> {
+    let filter = ScrimFilter {
+        id: Some(id),
+        ..ScrimFilter::default()
+    };
+    Ok(find(conn, &filter).await?.into_iter().next())
 }
 
-async fn assemble(conn: &mut PgConnection, rows: Vec<ScrimRow>) -> sqlx::Result<Vec<Scrim>> {
-    if rows.is_empty() {
-        return Ok(Vec::new());
-    }
-    let ids: Vec<Uuid> = rows.iter().map(|row| row.id).collect();
-    let players: Vec<PlayerRow> = sqlx::query_as(
-        "SELECT scrim_id, player_id, name, joined_at, leave_at, group_code, checked_in
-         FROM matchmaking.scrim_players WHERE scrim_id = ANY($1) ORDER BY position",
-    )
-    .bind(&ids)
-    .fetch_all(&mut *conn)
-    .await?;
-    let assignments: Vec<TeamPlayerRow> = sqlx::query_as(
-        "SELECT t.scrim_id, t.game_index, t.team_index, t.player_id
-         FROM matchmaking.scrim_team_players t
-         JOIN matchmaking.scrim_players p USING (scrim_id, player_id)
-         WHERE t.scrim_id = ANY($1) ORDER BY t.game_index, t.team_index, p.position",
-    )
-    .bind(&ids)
-    .fetch_all(&mut *conn)
-    .await?;
-
-    let mut rosters: HashMap<Uuid, Vec<ScrimPlayer>> = HashMap::new();
-    for row in players {
-        rosters.entry(row.scrim_id).or_default().push(ScrimPlayer {
-            id: row.player_id,
-            name: row.name,
-            joined_at: row.joined_at,
-            leave_at: row.leave_at,
-            group: row
-                .group_code
-                .and_then(|code| GroupCode::try_from(code).ok()),
-            checked_in: row.checked_in,
-        });
-    }
-    let mut lineups: HashMap<Uuid, Vec<TeamPlayerRow>> = HashMap::new();
-    for row in assignments {
-        lineups.entry(row.scrim_id).or_default().push(row);
-    }
-
-    Ok(rows
+fn to_scrim(full: FullScrimRow) -> Scrim {
+    let FullScrimRow {
+        row,
+        roster,
+        lineup,
+    } = full;
+    let players: Vec<ScrimPlayer> = roster
+        .0
         .into_iter()
-        .map(|row| {
-            let players = rosters.remove(&row.id).unwrap_or_default();
-            let lineup = lineups.remove(&row.id).unwrap_or_default();
-            to_scrim(row, players, &lineup)
+        .map(|p| ScrimPlayer {
+            id: p.player_id,
+            name: p.name,
+            joined_at: p.joined_at,
+            leave_at: p.leave_at,
+            group: p.group_code.and_then(|code| GroupCode::try_from(code).ok()),
+            checked_in: p.checked_in,
         })
-        .collect())
-}
-
-fn to_scrim(row: ScrimRow, players: Vec<ScrimPlayer>, lineup: &[TeamPlayerRow]) -> Scrim {
+        .collect();
     let games = (0..row.game_count)
         .map(|game| ScrimGame {
             teams: (0..row.team_count)
                 .map(|team| ScrimTeam {
                     players: lineup
                         .iter()
-                        .filter(|a| a.game_index == game && a.team_index == team)
-                        .filter_map(|a| players.iter().find(|p| p.id == a.player_id).cloned())
+                        .filter(|(g, t, _)| *g == game && *t == team)
+                        .filter_map(|(_, _, id)| players.iter().find(|p| p.id == *id).cloned())
                         .collect(),
                 })
                 .collect(),
