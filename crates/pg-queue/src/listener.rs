@@ -11,15 +11,40 @@ use tokio_util::sync::CancellationToken;
 
 use crate::QueueTable;
 
+/// How a queue's slots are woken.
+#[derive(Debug, Clone)]
+pub(crate) struct Wake {
+    pub notify: Arc<Notify>,
+    /// The longest a slot of the queue sleeps before it reads the next due time by itself.
+    pub poll_interval: Duration,
+}
+
+/// Slack for a notification's rounded-up delay and for the producer's transaction, which may
+/// commit a little after the trigger measured the delay.
+const WAKE_MARGIN: Duration = Duration::from_secs(1);
+
+impl Wake {
+    /// Whether a notification needs the slots woken. Its payload is empty when a new message is
+    /// due at once, and otherwise the whole seconds until the earliest new message is due (see
+    /// `pgq.notify_enqueued`). A message due after the poll interval is found in time by the
+    /// slots' own next look, so waking them for it would only cost an empty claim.
+    pub fn wanted_for(&self, payload: &str) -> bool {
+        match payload.parse::<u64>() {
+            Ok(seconds) => Duration::from_secs(seconds) <= self.poll_interval + WAKE_MARGIN,
+            Err(_) => true,
+        }
+    }
+}
+
 /// Wakes the slots of a queue when its table is notified. PostgreSQL drops notifications sent
 /// while a listener is disconnected, so after every (re)connection all queues are woken for a
 /// catch-up claim; the slots' poll interval covers the time the listener is down.
 pub(crate) async fn listen(
     pool: PgPool,
-    wakes: HashMap<QueueTable, Arc<Notify>>,
+    wakes: HashMap<QueueTable, Wake>,
     stop: CancellationToken,
 ) {
-    let channels: HashMap<String, Arc<Notify>> = wakes
+    let channels: HashMap<String, Wake> = wakes
         .iter()
         .map(|(table, wake)| (table.channel(), wake.clone()))
         .collect();
@@ -48,7 +73,7 @@ pub(crate) async fn listen(
         retry_delay = Duration::from_millis(100);
         // Catch up on whatever was enqueued while we were not listening.
         for wake in channels.values() {
-            wake.notify_waiters();
+            wake.notify.notify_waiters();
         }
         metrics::counter!("pgq_listener_connects_total").increment(1);
 
@@ -59,8 +84,10 @@ pub(crate) async fn listen(
             };
             match received {
                 Ok(Some(notification)) => {
-                    if let Some(wake) = channels.get(notification.channel()) {
-                        wake.notify_waiters();
+                    if let Some(wake) = channels.get(notification.channel())
+                        && wake.wanted_for(notification.payload())
+                    {
+                        wake.notify.notify_waiters();
                     }
                 }
                 // The connection was lost: reconnect explicitly (and catch up) above.
@@ -70,5 +97,39 @@ pub(crate) async fn listen(
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn wake(poll_secs: u64) -> Wake {
+        Wake {
+            notify: Arc::new(Notify::new()),
+            poll_interval: Duration::from_secs(poll_secs),
+        }
+    }
+
+    #[test]
+    fn messages_due_now_or_within_the_poll_interval_wake_the_slots() {
+        let wake = wake(5);
+        assert!(wake.wanted_for(""));
+        assert!(wake.wanted_for("1"));
+        assert!(wake.wanted_for("5"));
+        assert!(wake.wanted_for("6"), "the margin covers rounding up");
+    }
+
+    #[test]
+    fn messages_due_after_the_poll_interval_do_not() {
+        assert!(!wake(5).wanted_for("7"));
+        assert!(!wake(5).wanted_for("3600"));
+        assert!(wake(3_600).wanted_for("3600"));
+    }
+
+    #[test]
+    fn an_unknown_payload_wakes_the_slots() {
+        assert!(wake(5).wanted_for("soon"));
+        assert!(wake(5).wanted_for("-1"));
     }
 }

@@ -11,7 +11,7 @@ use tokio::sync::Notify;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use crate::listener::listen;
+use crate::listener::{Wake, listen};
 use crate::{Handler, Queue, QueueTable, QueueWorker, consume};
 
 /// Claims that a slot is working on, so that an aborted slot's messages can be released.
@@ -23,6 +23,7 @@ type SlotFuture = Pin<Box<dyn Future<Output = ()> + Send>>;
 trait Slots: Send + Sync {
     fn table(&self) -> QueueTable;
     fn concurrency(&self) -> usize;
+    fn poll_interval(&self) -> Duration;
     fn slot(
         self: Arc<Self>,
         index: usize,
@@ -39,6 +40,10 @@ impl<Q: Queue, H: Handler<Q>> Slots for QueueWorker<Q, H> {
 
     fn concurrency(&self) -> usize {
         self.options.concurrency.max(1)
+    }
+
+    fn poll_interval(&self) -> Duration {
+        self.options.poll_interval
     }
 
     fn slot(
@@ -151,10 +156,16 @@ impl Worker {
     /// Runs until `stop` is cancelled, then shuts down gracefully: no new claims, in-flight
     /// batches finish within the deadline, claimed-but-unstarted messages are released.
     pub async fn run(self, stop: CancellationToken) {
-        let wakes: HashMap<QueueTable, Arc<Notify>> = self
+        let wakes: HashMap<QueueTable, Wake> = self
             .queues
             .iter()
-            .map(|q| (q.table(), Arc::new(Notify::new())))
+            .map(|q| {
+                let wake = Wake {
+                    notify: Arc::new(Notify::new()),
+                    poll_interval: q.poll_interval(),
+                };
+                (q.table(), wake)
+            })
             .collect();
         let in_flight: InFlight = Arc::default();
 
@@ -168,7 +179,7 @@ impl Worker {
         let mut slots = JoinSet::new();
         for queue in &self.queues {
             for index in 0..queue.concurrency() {
-                let wake = wakes[&queue.table()].clone();
+                let wake = wakes[&queue.table()].notify.clone();
                 slots.spawn(
                     queue
                         .clone()

@@ -235,3 +235,83 @@ async fn process_batch_never_reports_nothing_due_while_a_message_waits_before_th
     .expect("enqueue in the past");
     assert_eq!(worker.process_batch().await.expect("claim").acked, 1);
 }
+
+/// The next notification on `listener`, bounded so that a missing one fails instead of hanging.
+async fn next_payload(listener: &mut sqlx::postgres::PgListener) -> String {
+    let notification = tokio::time::timeout(Duration::from_secs(30), listener.recv())
+        .await
+        .expect("a notification arrives")
+        .expect("the listener is connected");
+    notification.payload().to_owned()
+}
+
+#[tokio::test]
+async fn the_wake_up_says_how_soon_the_earliest_new_message_is_due() {
+    let s = setup().await;
+    let mut listener = sqlx::postgres::PgListener::connect_with(&s.consumer)
+        .await
+        .expect("listener");
+    listener
+        .listen(&<Job as pg_queue::Queue>::TABLE.channel())
+        .await
+        .expect("listen");
+    let in_an_hour = chrono::Utc::now() + chrono::Duration::hours(1);
+    let later = |n| pg_queue::EnqueueOptions::at(in_an_hour).dedup_key(format!("later-{n}"));
+
+    pg_queue::enqueue_with(&s.producer, &Job::ok(1), later(1))
+        .await
+        .expect("schedule");
+    assert_eq!(next_payload(&mut listener).await, "3600");
+
+    // A statement that inserts nothing (the dedup key is pending) notifies nothing: the next
+    // notification is the one of the message after it.
+    let skipped = pg_queue::enqueue_with(&s.producer, &Job::ok(2), later(1))
+        .await
+        .expect("duplicate");
+    assert!(!skipped);
+    pg_queue::enqueue(&s.producer, &Job::ok(3))
+        .await
+        .expect("enqueue");
+    assert_eq!(next_payload(&mut listener).await, "");
+
+    // One statement, one notification, for its earliest message.
+    let mut tx = s.producer.begin().await.expect("begin");
+    pg_queue::enqueue_with(&mut *tx, &Job::ok(4), later(4))
+        .await
+        .expect("schedule");
+    pg_queue::enqueue_with(
+        &mut *tx,
+        &Job::ok(5),
+        pg_queue::EnqueueOptions::at(chrono::Utc::now() - chrono::Duration::minutes(1)),
+    )
+    .await
+    .expect("enqueue in the past");
+    tx.commit().await.expect("commit");
+    assert_eq!(next_payload(&mut listener).await, "3600");
+    assert_eq!(next_payload(&mut listener).await, "");
+}
+
+#[tokio::test]
+async fn a_message_scheduled_within_the_poll_interval_still_wakes_the_worker() {
+    let s = setup().await;
+    let worker = Worker::new(s.consumer.clone())
+        .queue(QueueWorker::new(s.consumer.clone(), Recorder).options(notification_only()));
+    let (stop, handle) = start(worker);
+    eventually(
+        &s,
+        "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'LISTEN%'",
+        1,
+    )
+    .await;
+
+    // Due in a second: the notification carries "1", well within the hour-long poll interval,
+    // so the slots wake, read the next due time and sleep until then.
+    let soon = chrono::Utc::now() + chrono::Duration::seconds(1);
+    pg_queue::enqueue_with(&s.producer, &Job::ok(1), pg_queue::EnqueueOptions::at(soon))
+        .await
+        .expect("schedule");
+    eventually(&s, "SELECT count(*) FROM pgq_test.handled", 1).await;
+
+    stop.cancel();
+    handle.await.expect("worker stops");
+}
