@@ -171,12 +171,8 @@ pub async fn join(
     };
     add_player(conn, scrim_id, options, group_code.as_ref()).await?;
 
-    let players: i16 =
-        sqlx::query_scalar("SELECT player_count FROM matchmaking.scrims WHERE id = $1")
-            .bind(scrim_id)
-            .fetch_one(&mut *conn)
-            .await?;
-    if players < row.capacity() {
+    // The row lock was taken before the insert, so the count it read plus this player is exact.
+    if row.player_count + 1 < row.capacity() {
         return finish(conn, scrim_id, ScrimChange::Updated).await;
     }
     // Full: pop. The row lock makes this the only join that can see the scrim full.
@@ -470,13 +466,14 @@ async fn admit(
     skill_group: i32,
     competitive: bool,
 ) -> Result<()> {
-    if store::scrims_disabled(&mut *conn).await? {
+    let admission = store::admission(&mut *conn, options.player_id).await?;
+    if admission.scrims_disabled {
         return Err(rule(
             ErrorName::ScrimsDisabled,
             "scrims are disabled right now",
         ));
     }
-    if store::queue_banned(&mut *conn, options.player_id).await? {
+    if admission.queue_banned {
         return Err(rule(
             ErrorName::PlayerQueueBanned,
             "the player is queue banned",

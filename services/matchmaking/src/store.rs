@@ -310,12 +310,22 @@ pub async fn scrims_disabled(executor: impl PgExecutor<'_>) -> sqlx::Result<bool
         .await
 }
 
-/// Whether the player has a queue ban in force.
-pub async fn queue_banned(executor: impl PgExecutor<'_>, player: PlayerId) -> sqlx::Result<bool> {
-    sqlx::query_scalar(
-        "SELECT EXISTS (SELECT 1 FROM core.member_restrictions
+/// What a create or join must know before it touches a scrim, read by one statement.
+#[derive(Debug, sqlx::FromRow)]
+pub struct Admission {
+    /// Scrims are disabled platform-wide.
+    pub scrims_disabled: bool,
+    /// The player has a queue ban in force.
+    pub queue_banned: bool,
+}
+
+/// Reads the [`Admission`] of `player`.
+pub async fn admission(executor: impl PgExecutor<'_>, player: PlayerId) -> sqlx::Result<Admission> {
+    sqlx::query_as(
+        "SELECT (SELECT scrims_disabled FROM matchmaking.platform_state) AS scrims_disabled,
+                EXISTS (SELECT 1 FROM core.member_restrictions
                         WHERE user_id = $1 AND type = 'QUEUE_BAN' AND expiration > now()
-                          AND manually_expired_at IS NULL)",
+                          AND manually_expired_at IS NULL) AS queue_banned",
     )
     .bind(player)
     .fetch_one(executor)
