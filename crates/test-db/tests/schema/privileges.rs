@@ -352,6 +352,7 @@ async fn roles_use_only_their_own_schemas_and_create_nothing() {
             "pgq.create_queue(text, text, text, text[])",
             "pgq.create_periodic_jobs(text, text)",
             "pgq.create_wakeup_trigger(text, text)",
+            "pgq.create_queue_tables(text, text, text, text[])",
         ] {
             let may_execute: bool =
                 sqlx::query_scalar("SELECT has_function_privilege($1, $2, 'EXECUTE')")
