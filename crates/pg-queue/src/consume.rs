@@ -22,6 +22,24 @@ pub struct Claimed {
     pub claimed_at: DateTime<Utc>,
 }
 
+/// Begins the transaction a worker claims in. It commits without waiting for its WAL to reach
+/// disk (`synchronous_commit = off`, one flush less per batch on the delivery path). That is
+/// safe for a claim:
+/// - an asynchronous commit is visible at once, so an attempt still counts if the worker dies;
+/// - the handling transaction commits synchronously, and that flushes the WAL up to its own
+///   commit, the claim's included, so a handled message's claim is always durable;
+/// - a server crash can only lose claims whose handling had not committed, and their messages
+///   come back as they were before the claim, to be claimed again.
+///
+/// Run only the claim in it: anything else written there would be asynchronous too.
+pub async fn begin_claim(
+    pool: &sqlx::PgPool,
+) -> Result<sqlx::Transaction<'static, sqlx::Postgres>> {
+    Ok(pool
+        .begin_with("BEGIN; SET LOCAL synchronous_commit = off")
+        .await?)
+}
+
 /// Claims up to `limit` due messages in one statement: skips rows other claimers hold, leases
 /// them until `now + lease` (they are invisible until then), and counts the attempt. The claim
 /// commits on its own, so an attempt is counted even if the worker then dies.

@@ -48,8 +48,13 @@ pub async fn burn_down(args: &QueueArgs, n: u64) -> anyhow::Result<(f64, f64)> {
             let batch = args.batch;
             tokio::spawn(async move {
                 while done.load(Ordering::SeqCst) < n {
-                    let claimed: Vec<(i64, i32)> =
-                        sqlx::query_as(CLAIM).bind(batch).fetch_all(&pool).await?;
+                    // The library's claim transaction (asynchronous commit).
+                    let mut claim = pg_queue::consume::begin_claim(&pool).await?;
+                    let claimed: Vec<(i64, i32)> = sqlx::query_as(CLAIM)
+                        .bind(batch)
+                        .fetch_all(&mut *claim)
+                        .await?;
+                    claim.commit().await?;
                     if claimed.is_empty() {
                         tokio::task::yield_now().await;
                         continue;

@@ -124,3 +124,27 @@ async fn a_late_acknowledgement_from_an_expired_lease_does_not_remove_the_new_cl
     .expect("current ack");
     assert_eq!(deleted, 1);
 }
+
+#[tokio::test]
+async fn the_claim_transaction_commits_asynchronously_and_leaves_the_connection_synchronous() {
+    let s = setup().await;
+    // One connection, so that the check after the commit runs where the claim ran.
+    let pool = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(1)
+        .connect_with(s.consumer.connect_options().as_ref().clone())
+        .await
+        .expect("pool");
+    let mut claim = pg_queue::consume::begin_claim(&pool).await.expect("begin");
+    let inside: String = sqlx::query_scalar("SHOW synchronous_commit")
+        .fetch_one(&mut *claim)
+        .await
+        .expect("show");
+    claim.commit().await.expect("commit");
+    let after: String = sqlx::query_scalar("SHOW synchronous_commit")
+        .fetch_one(&pool)
+        .await
+        .expect("show");
+    assert_eq!(inside, "off");
+    // Handling transactions on this pooled connection must stay durable.
+    assert_eq!(after, "on");
+}
