@@ -134,7 +134,7 @@ async fn the_claim_transaction_commits_asynchronously_and_leaves_the_connection_
         .connect_with(s.consumer.connect_options().as_ref().clone())
         .await
         .expect("pool");
-    let mut claim = pg_queue::consume::begin_claim(&pool).await.expect("begin");
+    let mut claim = consume::begin_claim(&pool).await.expect("begin");
     let inside: String = sqlx::query_scalar("SHOW synchronous_commit")
         .fetch_one(&mut *claim)
         .await
