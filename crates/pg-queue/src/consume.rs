@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use sqlx::{AssertSqlSafe, PgConnection, PgExecutor};
+use sqlx::{AssertSqlSafe, PgConnection, PgExecutor, PgPool};
 
 use crate::{QueueTable, Result};
 
@@ -20,24 +20,6 @@ pub struct Claimed {
     pub ready_at: DateTime<Utc>,
     /// The claim's own time (the database's `now()` unless a clock said otherwise).
     pub claimed_at: DateTime<Utc>,
-}
-
-/// Begins the transaction a worker claims in. It commits without waiting for its WAL to reach
-/// disk (`synchronous_commit = off`, one flush less per batch on the delivery path). That is
-/// safe for a claim:
-/// - an asynchronous commit is visible at once, so an attempt still counts if the worker dies;
-/// - the handling transaction commits synchronously, and that flushes the WAL up to its own
-///   commit, the claim's included, so a handled message's claim is always durable;
-/// - a server crash can only lose claims whose handling had not committed, and their messages
-///   come back as they were before the claim, to be claimed again.
-///
-/// Run only the claim in it: anything else written there would be asynchronous too.
-pub async fn begin_claim(
-    pool: &sqlx::PgPool,
-) -> Result<sqlx::Transaction<'static, sqlx::Postgres>> {
-    Ok(pool
-        .begin_with("BEGIN; SET LOCAL synchronous_commit = off")
-        .await?)
 }
 
 /// Claims up to `limit` due messages in one statement: skips rows other claimers hold, leases
@@ -71,6 +53,34 @@ pub async fn claim_from(
     claim_with(executor, table, limit, lease, now, Some(floor)).await
 }
 
+/// A worker's claim: [`claim_from`] with a floor, else [`claim`], run on a pooled connection as
+/// its own statement, whose commit does not wait for its WAL to reach disk
+/// (`synchronous_commit` is switched off for that statement's transaction only). One flush less
+/// per batch on the delivery path, and safe for a claim:
+/// - an asynchronous commit is visible at once, so an attempt still counts if the worker dies;
+/// - the handling transaction commits synchronously, which flushes the WAL up to its own
+///   commit, the claim's included, so a handled message's claim is always durable;
+/// - a server crash can only lose claims whose handling had not committed, and their messages
+///   come back as they were before the claim, to be claimed again.
+///
+/// It takes a pool, not any executor, because inside a caller's transaction the switch would
+/// make that whole transaction asynchronous.
+pub async fn worker_claim(
+    pool: &PgPool,
+    table: QueueTable,
+    limit: i64,
+    lease: Duration,
+    now: Option<DateTime<Utc>>,
+    floor: Option<DateTime<Utc>>,
+) -> Result<Vec<Claimed>> {
+    claim_statement(pool, table, limit, lease, now, floor, ASYNCHRONOUS_COMMIT).await
+}
+
+/// A FROM item that switches off `synchronous_commit` for the rest of the statement's own
+/// transaction (`set_config(..., is_local => true)`), evaluated once.
+pub const ASYNCHRONOUS_COMMIT: &str =
+    ", (SELECT set_config('synchronous_commit', 'off', true)) AS asynchronous_commit";
+
 async fn claim_with(
     executor: impl PgExecutor<'_>,
     table: QueueTable,
@@ -78,6 +88,18 @@ async fn claim_with(
     lease: Duration,
     now: Option<DateTime<Utc>>,
     floor: Option<DateTime<Utc>>,
+) -> Result<Vec<Claimed>> {
+    claim_statement(executor, table, limit, lease, now, floor, "").await
+}
+
+async fn claim_statement(
+    executor: impl PgExecutor<'_>,
+    table: QueueTable,
+    limit: i64,
+    lease: Duration,
+    now: Option<DateTime<Utc>>,
+    floor: Option<DateTime<Utc>>,
+    commit_mode: &str,
 ) -> Result<Vec<Claimed>> {
     // Two statement texts rather than `$4 IS NULL OR ...`: a prepared statement's generic plan
     // could not use an optional bound to start the index scan.
@@ -95,7 +117,7 @@ async fn claim_with(
                WHERE run_at <= coalesce($3, now()) {lower_bound}
                ORDER BY run_at, id
                LIMIT $1
-               FOR UPDATE SKIP LOCKED) AS picked
+               FOR UPDATE SKIP LOCKED) AS picked {commit_mode}
          WHERE q.id = picked.id
          RETURNING q.id, q.attempts AS attempt, q.payload, q.dedup_key, q.enqueued_at,
                    picked.run_at AS ready_at, q.claimed_at AS claimed_at",

@@ -179,14 +179,7 @@ impl<Q: Queue, H: Handler<Q>> QueueWorker<Q, H> {
             self.clock.now(),
         );
         let started = Instant::now();
-        let mut tx = consume::begin_claim(&self.pool).await?;
-        let claimed = match floor {
-            Some(floor) => {
-                consume::claim_from(&mut *tx, Q::TABLE, limit, lease, now, floor).await?
-            }
-            None => consume::claim(&mut *tx, Q::TABLE, limit, lease, now).await?,
-        };
-        tx.commit().await?;
+        let claimed = consume::worker_claim(&self.pool, Q::TABLE, limit, lease, now, floor).await?;
         self.cursor().advance(
             limit,
             &claimed,

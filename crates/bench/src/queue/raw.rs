@@ -8,10 +8,13 @@ use std::time::Instant;
 
 use super::{QueueArgs, QueueDb, now_us, rate};
 
+/// Committed asynchronously, as the library's worker claims are
+/// (`pg_queue::consume::ASYNCHRONOUS_COMMIT`).
 const CLAIM: &str = "UPDATE matchmaking.bench_jobs AS q
      SET run_at = now() + make_interval(secs => 60), attempts = q.attempts + 1, claimed_at = now()
      FROM (SELECT id FROM matchmaking.bench_jobs WHERE run_at <= now()
-           ORDER BY run_at, id LIMIT $1 FOR UPDATE SKIP LOCKED) AS picked
+           ORDER BY run_at, id LIMIT $1 FOR UPDATE SKIP LOCKED) AS picked,
+          (SELECT set_config('synchronous_commit', 'off', true)) AS asynchronous_commit
      WHERE q.id = picked.id
      RETURNING q.id, q.attempts";
 const LOCK_OWNED: &str = "SELECT q.id FROM matchmaking.bench_jobs AS q
@@ -48,13 +51,8 @@ pub async fn burn_down(args: &QueueArgs, n: u64) -> anyhow::Result<(f64, f64)> {
             let batch = args.batch;
             tokio::spawn(async move {
                 while done.load(Ordering::SeqCst) < n {
-                    // The library's claim transaction (asynchronous commit).
-                    let mut claim = pg_queue::consume::begin_claim(&pool).await?;
-                    let claimed: Vec<(i64, i32)> = sqlx::query_as(CLAIM)
-                        .bind(batch)
-                        .fetch_all(&mut *claim)
-                        .await?;
-                    claim.commit().await?;
+                    let claimed: Vec<(i64, i32)> =
+                        sqlx::query_as(CLAIM).bind(batch).fetch_all(&pool).await?;
                     if claimed.is_empty() {
                         tokio::task::yield_now().await;
                         continue;

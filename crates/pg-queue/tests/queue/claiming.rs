@@ -126,25 +126,25 @@ async fn a_late_acknowledgement_from_an_expired_lease_does_not_remove_the_new_cl
 }
 
 #[tokio::test]
-async fn the_claim_transaction_commits_asynchronously_and_leaves_the_connection_synchronous() {
+async fn a_worker_claim_switches_off_synchronous_commit_for_itself_only() {
     let s = setup().await;
-    // One connection, so that the check after the commit runs where the claim ran.
+    pg_queue::enqueue(&s.producer, &Job::ok(1))
+        .await
+        .expect("enqueue");
+    // One connection, so that the check after the claim runs where the claim ran.
     let pool = sqlx::postgres::PgPoolOptions::new()
         .max_connections(1)
         .connect_with(s.consumer.connect_options().as_ref().clone())
         .await
         .expect("pool");
-    let mut claim = consume::begin_claim(&pool).await.expect("begin");
-    let inside: String = sqlx::query_scalar("SHOW synchronous_commit")
-        .fetch_one(&mut *claim)
+    let claimed = consume::worker_claim(&pool, Job::TABLE, 10, Duration::from_secs(60), None, None)
         .await
-        .expect("show");
-    claim.commit().await.expect("commit");
+        .expect("claim");
+    assert_eq!(claimed.len(), 1);
     let after: String = sqlx::query_scalar("SHOW synchronous_commit")
         .fetch_one(&pool)
         .await
         .expect("show");
-    assert_eq!(inside, "off");
     // Handling transactions on this pooled connection must stay durable.
     assert_eq!(after, "on");
 }
