@@ -36,7 +36,7 @@ pub async fn claim(
     lease: Duration,
     now: Option<DateTime<Utc>>,
 ) -> Result<Vec<Claimed>> {
-    claim_with(executor, table, limit, lease, now, None).await
+    claim_with(executor, table, limit, lease, now, None, "").await
 }
 
 /// Like [`claim`], but only messages due at or after `floor`: the index scan starts at `floor`
@@ -50,7 +50,7 @@ pub async fn claim_from(
     now: Option<DateTime<Utc>>,
     floor: DateTime<Utc>,
 ) -> Result<Vec<Claimed>> {
-    claim_with(executor, table, limit, lease, now, Some(floor)).await
+    claim_with(executor, table, limit, lease, now, Some(floor), "").await
 }
 
 /// A worker's claim: [`claim_from`] with a floor, else [`claim`], run on a pooled connection as
@@ -73,12 +73,12 @@ pub async fn worker_claim(
     now: Option<DateTime<Utc>>,
     floor: Option<DateTime<Utc>>,
 ) -> Result<Vec<Claimed>> {
-    claim_statement(pool, table, limit, lease, now, floor, ASYNCHRONOUS_COMMIT).await
+    claim_with(pool, table, limit, lease, now, floor, ASYNCHRONOUS_COMMIT).await
 }
 
 /// A FROM item that switches off `synchronous_commit` for the rest of the statement's own
 /// transaction (`set_config(..., is_local => true)`), evaluated once.
-pub const ASYNCHRONOUS_COMMIT: &str =
+const ASYNCHRONOUS_COMMIT: &str =
     ", (SELECT set_config('synchronous_commit', 'off', true)) AS asynchronous_commit";
 
 async fn claim_with(
@@ -88,17 +88,7 @@ async fn claim_with(
     lease: Duration,
     now: Option<DateTime<Utc>>,
     floor: Option<DateTime<Utc>>,
-) -> Result<Vec<Claimed>> {
-    claim_statement(executor, table, limit, lease, now, floor, "").await
-}
-
-async fn claim_statement(
-    executor: impl PgExecutor<'_>,
-    table: QueueTable,
-    limit: i64,
-    lease: Duration,
-    now: Option<DateTime<Utc>>,
-    floor: Option<DateTime<Utc>>,
+    // Empty, or ASYNCHRONOUS_COMMIT.
     commit_mode: &str,
 ) -> Result<Vec<Claimed>> {
     // Two statement texts rather than `$4 IS NULL OR ...`: a prepared statement's generic plan

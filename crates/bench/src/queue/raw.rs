@@ -9,7 +9,7 @@ use std::time::Instant;
 use super::{QueueArgs, QueueDb, now_us, rate};
 
 /// Committed asynchronously, as the library's worker claims are
-/// (`pg_queue::consume::ASYNCHRONOUS_COMMIT`).
+/// (`pg_queue::consume::worker_claim`).
 const CLAIM: &str = "UPDATE matchmaking.bench_jobs AS q
      SET run_at = now() + make_interval(secs => 60), attempts = q.attempts + 1, claimed_at = now()
      FROM (SELECT id FROM matchmaking.bench_jobs WHERE run_at <= now()
