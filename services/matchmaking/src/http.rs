@@ -317,7 +317,7 @@ async fn one(
     filter: &ScrimFilter,
     missing: impl FnOnce() -> ScrimError,
 ) -> Result<Json<Scrim>> {
-    find_consistent(mm, filter)
+    store::find(&mm.pool, filter)
         .await?
         .into_iter()
         .next()
@@ -347,13 +347,7 @@ async fn list(
         skill_group_id: query.skill_group_id,
         ..ScrimFilter::default()
     };
-    Ok(Json(find_consistent(&mm, &filter).await?))
-}
-
-/// Reads scrims outside any transaction: `store::find` is one statement, so one snapshot.
-async fn find_consistent(mm: &Matchmaking, filter: &ScrimFilter) -> Result<Vec<Scrim>> {
-    let mut conn = mm.pool.acquire().await?;
-    Ok(store::find(&mut conn, filter).await?)
+    Ok(Json(store::find(&mm.pool, &filter).await?))
 }
 
 #[utoipa::path(get, path = "/scrims/metrics", tag = "scrims", responses((status = 200, body = domain::ScrimMetrics)))]

@@ -177,7 +177,8 @@ pub struct ScrimFilter {
 
 /// Reads the scrims matching `filter`, oldest first, in their contract shape. Only the filters
 /// that are set reach the SQL, so each combination gets a plan that uses its index.
-pub async fn find(conn: &mut PgConnection, filter: &ScrimFilter) -> sqlx::Result<Vec<Scrim>> {
+/// It is one statement, so it reads one snapshot even outside a transaction.
+pub async fn find(executor: impl PgExecutor<'_>, filter: &ScrimFilter) -> sqlx::Result<Vec<Scrim>> {
     let mut query = QueryBuilder::new(format!(
         "SELECT {SCRIM_COLUMNS}, {ROSTER_AND_LINEUP} FROM matchmaking.scrims s WHERE true"
     ));
@@ -210,7 +211,7 @@ pub async fn find(conn: &mut PgConnection, filter: &ScrimFilter) -> sqlx::Result
             .push_bind(skill_group);
     }
     query.push(" ORDER BY s.created_at, s.id");
-    let rows: Vec<FullScrimRow> = query.build_query_as().fetch_all(conn).await?;
+    let rows: Vec<FullScrimRow> = query.build_query_as().fetch_all(executor).await?;
     Ok(rows.into_iter().map(to_scrim).collect())
 }
 
