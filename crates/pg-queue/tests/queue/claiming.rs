@@ -126,7 +126,7 @@ async fn a_late_acknowledgement_from_an_expired_lease_does_not_remove_the_new_cl
 }
 
 #[tokio::test]
-async fn a_worker_claim_switches_off_synchronous_commit_for_itself_only() {
+async fn a_worker_claim_claims_and_leaves_its_connection_synchronous() {
     let s = setup().await;
     pg_queue::enqueue(&s.producer, &Job::ok(1))
         .await
