@@ -36,9 +36,13 @@ pub enum ErrorName {
     /// of its own (both createGroup and joinGroup, say).
     #[error("InvalidRequest")]
     InvalidRequest,
-    /// An admin route was called without the admin token.
+    /// No valid caller or admin token was presented.
     #[error("Unauthorized")]
     Unauthorized,
+    /// A caller token was presented on a route that needs the admin token, or the caller acts
+    /// for a user who may not do this.
+    #[error("Forbidden")]
+    Forbidden,
     /// No such route.
     #[error("NotFound")]
     NotFound,

@@ -12,6 +12,7 @@ use tokio::net::TcpListener;
 use tokio::sync::Notify;
 use tower_http::trace::TraceLayer;
 
+use crate::access::AccessConfig;
 use crate::background::Background;
 use crate::ops::{self, OpsState};
 use crate::{ServiceConfig, ServiceSpec, ShutdownConfig};
@@ -26,6 +27,8 @@ pub struct ServiceContext<S> {
     pub settings: Arc<S>,
     /// Where queue workers and periodic jobs are started; they stop with the service.
     pub background: Background,
+    /// Who may call the service's routes (see [`crate::access`]).
+    pub access: Arc<AccessConfig>,
 }
 
 /// A service, connected and bound, ready to serve.
@@ -76,6 +79,7 @@ impl App {
             pool: pool.clone(),
             settings: Arc::new(config.service),
             background: background.clone(),
+            access: Arc::new(config.access),
         };
         let ops = ops::router(OpsState {
             service: spec.name,

@@ -12,6 +12,7 @@ use serde::de::DeserializeOwned;
 use serde_json::json;
 
 use crate::ServiceSpec;
+use crate::access::AccessConfig;
 
 /// A service's whole configuration. `S` holds the settings only that service has (its `service`
 /// section); [`NoSettings`] for a service with none yet.
@@ -22,6 +23,9 @@ pub struct ServiceConfig<S = NoSettings> {
     pub database: DatabaseConfig,
     pub log: LogConfig,
     pub shutdown: ShutdownConfig,
+    /// Who may call: the caller tokens and the admin token (`<PREFIX>ACCESS__...`).
+    #[serde(default)]
+    pub access: AccessConfig,
     pub service: S,
 }
 

@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+pub mod access;
 mod app;
 mod background;
 mod cli;
@@ -12,6 +13,7 @@ pub mod telemetry;
 #[cfg(feature = "testing")]
 pub mod testing;
 
+pub use access::{AccessConfig, Caller};
 pub use app::{App, ServiceContext};
 pub use background::Background;
 pub use cli::run_cli;

@@ -8,10 +8,16 @@ use test_db::TestDb;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+use crate::access::AccessConfig;
 use crate::{
     App, HttpConfig, LogConfig, LogFormat, ServiceConfig, ServiceContext, ServiceSpec,
     ShutdownConfig,
 };
+
+/// The caller name, caller token and admin token that [`test_config`] configures.
+pub const TEST_CALLER: &str = "gateway";
+pub const TEST_CALLER_TOKEN: &str = "test-caller-token";
+pub const TEST_ADMIN_TOKEN: &str = "test-admin-token";
 
 /// A configuration that logs in to `test_db` as `role` and listens on a free local port.
 pub fn test_config<S>(test_db: &TestDb, role: ServiceRole, settings: S) -> ServiceConfig<S> {
@@ -29,6 +35,7 @@ pub fn test_config<S>(test_db: &TestDb, role: ServiceRole, settings: S) -> Servi
             drain_delay_ms: 0,
             grace_period_ms: 5_000,
         },
+        access: AccessConfig::new(TEST_CALLER, TEST_CALLER_TOKEN, TEST_ADMIN_TOKEN),
         service: settings,
     }
 }

@@ -86,7 +86,9 @@ pub fn status_of(name: ErrorName) -> StatusCode {
         InvalidRequest => StatusCode::BAD_REQUEST,
         ScrimGroupNotSupportedInMode => StatusCode::UNPROCESSABLE_ENTITY,
         Unauthorized => StatusCode::UNAUTHORIZED,
-        ScrimsDisabled | PlayerQueueBanned | ScrimSkillGroupMismatch => StatusCode::FORBIDDEN,
+        Forbidden | ScrimsDisabled | PlayerQueueBanned | ScrimSkillGroupMismatch => {
+            StatusCode::FORBIDDEN
+        }
         PlayerAlreadyInScrim
         | PlayerNotInScrim
         | PlayerAlreadyCheckedIn
