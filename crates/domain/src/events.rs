@@ -8,6 +8,9 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+pub use crate::results::{
+    MatchSaved, SaveFailed, SavedDatabaseIds, ScrimSaved, SubmissionRatified,
+};
 use crate::{PlayerId, Scrim, ScrimMetrics};
 
 /// The topic names, spelled as on the wire.
@@ -21,6 +24,10 @@ pub mod topics {
     pub const SCRIM_COMPLETE: &str = "scrim.complete";
     pub const SCRIM_METRICS_UPDATE: &str = "scrim.metricsUpdate";
     pub const SCRIM_SAVED: &str = "scrim.saved";
+    pub const SCRIM_SAVE_FAILED: &str = "scrim.saveFailed";
+    pub const MATCH_SAVED: &str = "match.saved";
+    pub const MATCH_SAVE_FAILED: &str = "match.saveFailed";
+    pub const SUBMISSION_RATIFIED: &str = "submission.ratified";
     pub const SUBMISSION_REJECTION: &str = "submission.rejection";
     pub const SUBMISSION_RESET: &str = "submission.reset";
     pub const SCRIMS_DISABLED: &str = "scrims.disabled";
@@ -52,6 +59,15 @@ pub enum DomainEvent {
     ScrimMetricsUpdate(ScrimMetrics),
     #[serde(rename = "scrim.saved")]
     ScrimSaved(ScrimSaved),
+    #[serde(rename = "scrim.saveFailed")]
+    ScrimSaveFailed(SaveFailed),
+    #[serde(rename = "match.saved")]
+    MatchSaved(MatchSaved),
+    #[serde(rename = "match.saveFailed")]
+    MatchSaveFailed(SaveFailed),
+    /// Everything core's finalization needs (see [`SubmissionRatified`]).
+    #[serde(rename = "submission.ratified")]
+    SubmissionRatified(Box<SubmissionRatified>),
     #[serde(rename = "submission.rejection")]
     SubmissionRejection(SubmissionRejection),
     #[serde(rename = "submission.reset")]
@@ -61,21 +77,6 @@ pub enum DomainEvent {
     ScrimsDisabled(bool),
     #[serde(rename = "member.restrictionCreated")]
     MemberRestrictionCreated(MemberRestriction),
-}
-
-/// Core saved a scrim's results: the scrim as it was, plus the new database ids.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ScrimSaved {
-    pub scrim: Scrim,
-    pub database_ids: SavedDatabaseIds,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct SavedDatabaseIds {
-    pub scrim_meta_id: i64,
-    pub match_id: i64,
 }
 
 /// A submission was rejected; `rejectionCount` counts its current (non-stale) rejections, this
@@ -141,6 +142,10 @@ impl DomainEvent {
             DomainEvent::ScrimComplete(_) => SCRIM_COMPLETE,
             DomainEvent::ScrimMetricsUpdate(_) => SCRIM_METRICS_UPDATE,
             DomainEvent::ScrimSaved(_) => SCRIM_SAVED,
+            DomainEvent::ScrimSaveFailed(_) => SCRIM_SAVE_FAILED,
+            DomainEvent::MatchSaved(_) => MATCH_SAVED,
+            DomainEvent::MatchSaveFailed(_) => MATCH_SAVE_FAILED,
+            DomainEvent::SubmissionRatified(_) => SUBMISSION_RATIFIED,
             DomainEvent::SubmissionRejection(_) => SUBMISSION_REJECTION,
             DomainEvent::SubmissionReset(_) => SUBMISSION_RESET,
             DomainEvent::ScrimsDisabled(_) => SCRIMS_DISABLED,

@@ -4,6 +4,7 @@ mod error_name;
 pub mod events;
 pub mod generation;
 mod join;
+pub mod results;
 mod schema;
 mod scrim;
 mod scrim_status;
@@ -13,6 +14,10 @@ pub use error_name::ErrorName;
 pub use events::DomainEvent;
 pub use join::{
     CreateScrim, CreateTestScrim, GroupChoice, GroupCode, JoinOptions, LfsTeam, PlayerName,
+};
+pub use results::{
+    GameResult, GameResults, ParserInfo, Platform, PlayerGameStats, ReplayInfo, ResultPlayer,
+    ResultTeam, SubmissionType,
 };
 pub use scrim::{Lobby, PlayerId, Scrim, ScrimGame, ScrimMetrics, ScrimPlayer, ScrimTeam};
 pub use scrim_status::ScrimStatus;

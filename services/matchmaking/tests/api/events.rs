@@ -65,11 +65,16 @@ async fn scrim_saved_completes_the_scrim_once_even_if_delivered_twice() {
     let started = started_scrim(&app).await;
     let scrim: domain::Scrim = serde_json::from_value(started.clone()).expect("decode scrim");
     let saved = DomainEvent::ScrimSaved(ScrimSaved {
+        submission_id: scrim
+            .submission_id
+            .clone()
+            .expect("a started scrim has a submission"),
         scrim,
         database_ids: SavedDatabaseIds {
-            scrim_meta_id: 1,
+            scrim_meta_id: Some(1),
             match_id: 2,
         },
+        games: Vec::new(),
     });
     app.deliver_from_core(saved.clone()).await;
     app.deliver_from_core(saved).await;
