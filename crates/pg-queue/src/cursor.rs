@@ -26,6 +26,10 @@ pub const FLOOR_MARGIN: Duration = Duration::from_secs(2);
 /// Full claims never take more than this share of the time (1 / 20 = 5%).
 const FULL_SCAN_COST_FACTOR: u32 = 20;
 
+/// ...but the interval between full claims is never stretched beyond this many times its
+/// setting: a message due before the floor waits at most that long.
+const MAX_STRETCH: u32 = 10;
+
 #[derive(Debug)]
 pub(crate) struct ClaimCursor {
     floor: Option<DateTime<Utc>>,
@@ -66,8 +70,8 @@ impl ClaimCursor {
         full_scan_interval: Duration,
     ) {
         if full {
-            self.next_full_scan =
-                Instant::now() + full_scan_interval.max(took * FULL_SCAN_COST_FACTOR);
+            let stretched = (took * FULL_SCAN_COST_FACTOR).min(full_scan_interval * MAX_STRETCH);
+            self.next_full_scan = Instant::now() + full_scan_interval.max(stretched);
         }
         let Some(last) = claimed.last() else {
             return; // Nothing due from the floor on: it stays where it is.
@@ -156,5 +160,24 @@ mod tests {
             "a 200 ms full claim waits 4 s"
         );
         assert_eq!(cursor.floor(start + Duration::from_secs(5)), None);
+    }
+
+    #[test]
+    fn a_very_slow_full_claim_stretches_the_interval_at_most_tenfold() {
+        let mut cursor = ClaimCursor::default();
+        let now = Utc::now();
+        cursor.advance(
+            1,
+            &[message(1, now, now)],
+            true,
+            Duration::from_secs(30),
+            Duration::from_secs(1),
+        );
+        let start = Instant::now();
+        assert_eq!(
+            cursor.floor(start + Duration::from_secs(11)),
+            None,
+            "not the 600 s that twenty times its cost would give"
+        );
     }
 }

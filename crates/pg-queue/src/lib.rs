@@ -1,28 +1,36 @@
 #![doc = include_str!("../README.md")]
 
+mod batch;
 mod clock;
 pub mod consume;
+mod control;
 mod cursor;
 pub mod dead;
 mod handler;
 mod listener;
+mod options;
 mod periodic;
 mod produce;
 mod queue;
 mod retry;
 mod runtime;
+pub mod settle;
 mod stats;
 mod worker;
 
 pub use clock::{Clock, DatabaseClock, ManualClock};
-pub use handler::{Handler, HandlerError, MessageContext};
+pub use control::{pause, paused_until, resume};
+pub use handler::{Handler, HandlerError, MessageContext, When};
+pub use options::{InvalidOptions, QueueOptions, RateLimit};
 pub use periodic::{JobResult, Periodic, PeriodicJob};
-pub use produce::{EnqueueOptions, enqueue, enqueue_batch, enqueue_with, publish};
+pub use produce::{
+    EnqueueOptions, Enqueued, OnDuplicate, enqueue, enqueue_batch, enqueue_with, publish,
+};
 pub use queue::{Event, Queue, QueueTable};
 pub use retry::RetryPolicy;
 pub use runtime::Worker;
 pub use stats::{QueueStats, discover, record_gauges, stats};
-pub use worker::{BatchOutcome, QueueOptions, QueueWorker};
+pub use worker::{BatchOutcome, QueueWorker};
 
 /// What can go wrong in the queue itself (handlers report through [`HandlerError`]).
 #[derive(Debug, thiserror::Error)]

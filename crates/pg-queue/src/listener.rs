@@ -84,10 +84,12 @@ pub(crate) async fn listen(
             };
             match received {
                 Ok(Some(notification)) => {
+                    // One slot per notification (one committed producer transaction); a slot
+                    // whose claim comes back full wakes the next one itself.
                     if let Some(wake) = channels.get(notification.channel())
                         && wake.wanted_for(notification.payload())
                     {
-                        wake.notify.notify_waiters();
+                        wake.notify.notify_one();
                     }
                 }
                 // The connection was lost: reconnect explicitly (and catch up) above.

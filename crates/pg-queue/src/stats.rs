@@ -7,10 +7,13 @@ use crate::{QueueTable, Result};
 /// A snapshot of one queue.
 #[derive(Debug, Clone, Copy, Default, PartialEq, sqlx::FromRow, serde::Serialize)]
 pub struct QueueStats {
-    /// Due now and waiting for a worker (including messages whose lease expired).
+    /// Due now and waiting for a worker.
     pub ready: i64,
     /// Held by a worker, lease running.
     pub in_flight: i64,
+    /// Claimed, but their lease has passed: their worker died or lost them (they are claimed
+    /// again soon), or a batch outlived its lease. Should stay near zero.
+    pub past_lease: i64,
     /// Failed, waiting for their retry time.
     pub retrying: i64,
     /// Enqueued for a later time, never attempted.
@@ -19,6 +22,8 @@ pub struct QueueStats {
     pub dead: i64,
     /// Age of the oldest ready message, in seconds (0 when none is ready).
     pub oldest_ready_seconds: f64,
+    /// Whether claims are paused (by an operator or a handler).
+    pub paused: bool,
 }
 
 /// Reads the statistics of `table` (one scan of the queue and a count of its dead letters: meant
@@ -26,18 +31,22 @@ pub struct QueueStats {
 pub async fn stats(executor: impl PgExecutor<'_>, table: QueueTable) -> Result<QueueStats> {
     let sql = format!(
         "SELECT
-             count(*) FILTER (WHERE run_at <= now()) AS ready,
+             count(*) FILTER (WHERE run_at <= now() AND claimed_at IS NULL) AS ready,
              count(*) FILTER (WHERE run_at > now() AND claimed_at IS NOT NULL) AS in_flight,
+             count(*) FILTER (WHERE run_at <= now() AND claimed_at IS NOT NULL) AS past_lease,
              count(*) FILTER (WHERE run_at > now() AND claimed_at IS NULL AND attempts > 0) AS retrying,
              count(*) FILTER (WHERE run_at > now() AND claimed_at IS NULL AND attempts = 0) AS scheduled,
              (SELECT count(*) FROM {dead}) AS dead,
              coalesce(extract(epoch FROM now() - min(run_at) FILTER (WHERE run_at <= now())), 0)::float8
-                 AS oldest_ready_seconds
+                 AS oldest_ready_seconds,
+             coalesce((SELECT paused_until > now() FROM {state} WHERE queue = $1), false) AS paused
          FROM {queue}",
-        queue = table.qualified(),
-        dead = table.dead_letters()
+        queue = table.sql_name(),
+        dead = table.sql_dead_letters(),
+        state = table.sql_state_table()
     );
     Ok(sqlx::query_as(AssertSqlSafe(sql))
+        .bind(table.qualified())
         .fetch_one(executor)
         .await?)
 }
@@ -48,6 +57,8 @@ pub fn record_gauges(table: QueueTable, stats: &QueueStats) {
     let gauges = [
         ("pgq_queue_ready", stats.ready as f64),
         ("pgq_queue_in_flight", stats.in_flight as f64),
+        ("pgq_queue_past_lease", stats.past_lease as f64),
+        ("pgq_queue_paused", f64::from(u8::from(stats.paused))),
         ("pgq_queue_retrying", stats.retrying as f64),
         ("pgq_queue_scheduled", stats.scheduled as f64),
         ("pgq_queue_dead", stats.dead as f64),

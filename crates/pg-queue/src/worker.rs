@@ -1,67 +1,43 @@
-//! Consuming one queue: claim a batch, handle each message, settle them all in one transaction.
+//! Consuming one queue: claim a batch on a connection of the worker's pool, then handle it on
+//! that same connection (see `batch.rs`).
 
 use std::marker::PhantomData;
-use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use futures::FutureExt;
-use sqlx::{Connection, PgPool};
+use sqlx::PgConnection;
+use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
-use tracing::Instrument;
 
-use crate::consume::{self, Claimed};
+use crate::consume::{self, ClaimBatch, ClaimSpec};
 use crate::cursor::ClaimCursor;
-use crate::{
-    Clock, DatabaseClock, Handler, HandlerError, MessageContext, Queue, Result, RetryPolicy,
-};
+use crate::{Clock, DatabaseClock, Handler, Queue, QueueOptions, Result};
 
 /// Told the (id, attempt) pairs of every claim, so that a runtime can release them if it must
 /// abandon the batch.
 pub(crate) type ClaimObserver<'a> = dyn Fn(&[(i64, i32)]) + Send + Sync + 'a;
 
-/// How one queue is consumed.
-#[derive(Debug, Clone)]
-pub struct QueueOptions {
-    /// Batches handled at once by this process (each holds one connection while it runs).
-    pub concurrency: usize,
-    /// Messages per claim. Messages of a batch are handled one after another in one
-    /// transaction, so a larger batch trades latency for throughput.
-    pub batch_size: i64,
-    /// How long a claim is exclusive. A worker that dies loses its messages to another after
-    /// this long; it must exceed the slowest handler.
-    pub lease: Duration,
-    /// The longest a ready message waits when notifications are lost.
-    pub poll_interval: Duration,
-    /// How often claims scan the queue from its start (see `cursor.rs`): the longest a message
-    /// committed late, or due before the cursor, waits (stretched while full scans are slow).
-    pub full_scan_interval: Duration,
-    pub retry: RetryPolicy,
-}
-
-impl Default for QueueOptions {
-    fn default() -> Self {
-        Self {
-            concurrency: 2,
-            batch_size: 20,
-            lease: Duration::from_secs(60),
-            poll_interval: Duration::from_secs(5),
-            full_scan_interval: Duration::from_secs(1),
-            retry: RetryPolicy::default(),
-        }
-    }
-}
-
 /// What one batch came to.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct BatchOutcome {
+    /// Handed to this worker by the claim.
     pub claimed: usize,
     pub acked: usize,
+    /// Failed, to be tried again after a backoff (or given back at once when their batch was
+    /// lost through their fault).
     pub retried: usize,
+    /// Deferred by their handler without spending an attempt (a rate limit).
+    pub deferred: usize,
+    /// Moved to the dead letters: failed for good, out of attempts (including those the claim
+    /// found exhausted), or superseded by a newer message with their dedup key.
     pub dead: usize,
+    /// Dropped unhandled by the claim: past their `expires_at`.
+    pub expired: usize,
     /// Claimed, but the lease had already passed to another claim: left alone.
     pub fenced: usize,
-    /// Claimed, but released unhandled because the worker is stopping.
+    /// Claimed, but given back unhandled with their attempt refunded: the worker is stopping,
+    /// the queue was paused, or their batch was lost through another message's fault.
     pub released: usize,
 }
 
@@ -70,25 +46,35 @@ impl BatchOutcome {
         self.claimed += other.claimed;
         self.acked += other.acked;
         self.retried += other.retried;
+        self.deferred += other.deferred;
         self.dead += other.dead;
+        self.expired += other.expired;
         self.fenced += other.fenced;
         self.released += other.released;
+    }
+
+    /// Whether the claim found nothing to do at all.
+    pub fn is_idle(&self) -> bool {
+        self.claimed == 0 && self.dead == 0 && self.expired == 0
     }
 }
 
 /// The consumer of queue `Q` with handler `H`.
 #[derive(Debug)]
 pub struct QueueWorker<Q, H> {
-    pool: PgPool,
-    handler: Arc<H>,
+    pub(crate) pool: PgPool,
+    pub(crate) handler: Arc<H>,
     pub(crate) options: QueueOptions,
-    clock: Arc<dyn Clock>,
-    label: String,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) label: String,
     cursor: Mutex<ClaimCursor>,
     _queue: PhantomData<fn() -> Q>,
 }
 
 impl<Q: Queue, H: Handler<Q>> QueueWorker<Q, H> {
+    /// A consumer whose claims and batches use connections of `pool`. Give workers a pool of
+    /// their own (service-kit's `ServiceContext::workers_pool`), so that busy queues never take
+    /// the connections that requests need.
     pub fn new(pool: PgPool, handler: H) -> Self {
         Self {
             pool,
@@ -101,8 +87,13 @@ impl<Q: Queue, H: Handler<Q>> QueueWorker<Q, H> {
         }
     }
 
+    /// Sets the options. Panics when they do not pass [`QueueOptions::validate`]: a
+    /// configuration error, found at start-up.
     #[must_use]
     pub fn options(mut self, options: QueueOptions) -> Self {
+        if let Err(error) = options.validate() {
+            panic!("queue {}: {error}", Q::TABLE.qualified());
+        }
         self.options = options;
         self
     }
@@ -118,8 +109,9 @@ impl<Q: Queue, H: Handler<Q>> QueueWorker<Q, H> {
         &self.pool
     }
 
-    /// Claims one batch and handles it. Returns what happened; `claimed == 0` means nothing was
-    /// due.
+    /// Claims one batch and handles it. Returns what happened; [`BatchOutcome::is_idle`] means
+    /// nothing was due. A message's failure, or the loss of the batch's connection, is part of
+    /// the outcome; an error means the claim itself failed (nothing was taken).
     pub async fn process_batch(&self) -> Result<BatchOutcome> {
         self.process_batch_until(&CancellationToken::new(), &|_| {}, true)
             .await
@@ -131,7 +123,7 @@ impl<Q: Queue, H: Handler<Q>> QueueWorker<Q, H> {
         let mut total = BatchOutcome::default();
         loop {
             let outcome = self.process_batch().await?;
-            if outcome.claimed == 0 {
+            if outcome.is_idle() {
                 return Ok(total);
             }
             total.add(outcome);
@@ -146,48 +138,74 @@ impl<Q: Queue, H: Handler<Q>> QueueWorker<Q, H> {
         on_claim: &ClaimObserver<'_>,
         exhaustive: bool,
     ) -> Result<BatchOutcome> {
-        let mut claimed = self.claim(false).await?;
-        if claimed.is_empty() && exhaustive {
+        // One connection for the claim and the batch: a pool that is out of connections fails
+        // before anything is claimed, never between the claim and its handling.
+        let mut conn = self.pool.acquire().await?;
+        let mut batch = self.claim(&mut conn, false).await?;
+        if batch.claimed.is_empty() && exhaustive {
             // "Nothing due" must be true: check from the start of the queue.
-            claimed = self.claim(true).await?;
+            let full = self.claim(&mut conn, true).await?;
+            batch.expired += full.expired;
+            batch.exhausted += full.exhausted;
+            batch.claimed = full.claimed;
         }
-        if claimed.is_empty() {
-            return Ok(BatchOutcome::default());
+        let claimed_at = Instant::now();
+        self.count("pgq_messages_expired_total", batch.expired);
+        self.count("pgq_messages_dead_lettered_total", batch.exhausted);
+        let mut outcome = BatchOutcome {
+            expired: usize::try_from(batch.expired).unwrap_or(usize::MAX),
+            dead: usize::try_from(batch.exhausted).unwrap_or(usize::MAX),
+            ..BatchOutcome::default()
+        };
+        if batch.claimed.is_empty() {
+            return Ok(outcome);
         }
-        let fences: Vec<(i64, i32)> = claimed.iter().map(|m| (m.id, m.attempt)).collect();
+        let fences: Vec<(i64, i32)> = batch.claimed.iter().map(|m| (m.id, m.attempt)).collect();
         on_claim(&fences);
-        let outcome = self.handle_batch(claimed, &fences, stop).await?;
-        metrics::counter!("pgq_messages_acked_total", "queue" => self.label.clone())
-            .increment(outcome.acked as u64);
-        metrics::counter!("pgq_messages_retried_total", "queue" => self.label.clone())
-            .increment(outcome.retried as u64);
-        metrics::counter!("pgq_messages_dead_lettered_total", "queue" => self.label.clone())
-            .increment(outcome.dead as u64);
+        let handled = self
+            .handle_batch(conn, batch.claimed, claimed_at, stop)
+            .await;
+        self.count("pgq_messages_acked_total", handled.acked as u64);
+        self.count("pgq_messages_retried_total", handled.retried as u64);
+        self.count("pgq_messages_deferred_total", handled.deferred as u64);
+        self.count("pgq_messages_dead_lettered_total", handled.dead as u64);
+        outcome.add(handled);
         Ok(outcome)
     }
 
+    fn count(&self, name: &'static str, value: u64) {
+        if value > 0 {
+            metrics::counter!(name, "queue" => self.label.clone()).increment(value);
+        }
+    }
+
     /// Claims one batch, from the cursor's floor unless a full claim is due or `full`.
-    async fn claim(&self, full: bool) -> Result<Vec<Claimed>> {
+    async fn claim(&self, conn: &mut PgConnection, full: bool) -> Result<ClaimBatch> {
         let floor = if full {
             None
         } else {
             self.cursor().floor(Instant::now())
         };
-        let (limit, lease, now) = (
-            self.options.batch_size,
-            self.options.lease,
-            self.clock.now(),
-        );
+        let spec = ClaimSpec {
+            limit: self.options.batch_size,
+            lease: self.options.lease,
+            max_attempts: self.options.retry.max_attempts,
+            now: self.clock.now(),
+            floor,
+            rate_limit: self.options.rate_limit,
+        };
+        // The statement alone is timed (the connection is already ours): the full-scan interval
+        // stretches with the scan's cost, not with waits for a connection.
         let started = Instant::now();
-        let claimed = consume::worker_claim(&self.pool, Q::TABLE, limit, lease, now, floor).await?;
+        let batch = consume::worker_claim(conn, Q::TABLE, &spec).await?;
         self.cursor().advance(
-            limit,
-            &claimed,
+            spec.limit,
+            &batch.claimed,
             floor.is_none(),
             started.elapsed(),
             self.options.full_scan_interval,
         );
-        Ok(claimed)
+        Ok(batch)
     }
 
     /// The floor the next claim would use, and how long until the next full claim.
@@ -204,128 +222,4 @@ impl<Q: Queue, H: Handler<Q>> QueueWorker<Q, H> {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
-
-    async fn handle_batch(
-        &self,
-        claimed: Vec<Claimed>,
-        fences: &[(i64, i32)],
-        stop: &CancellationToken,
-    ) -> Result<BatchOutcome> {
-        let mut outcome = BatchOutcome {
-            claimed: claimed.len(),
-            ..BatchOutcome::default()
-        };
-        let mut conn = self.pool.acquire().await?;
-        let mut tx = conn.begin().await?;
-        let owned: std::collections::HashSet<i64> = consume::lock_owned(&mut tx, Q::TABLE, fences)
-            .await?
-            .into_iter()
-            .collect();
-
-        let mut acked = Vec::new();
-        let mut retries = Vec::new();
-        let mut dead = Vec::new();
-        let mut unstarted = Vec::new();
-        for message in claimed {
-            if !owned.contains(&message.id) {
-                outcome.fenced += 1;
-                continue;
-            }
-            if stop.is_cancelled() {
-                unstarted.push((message.id, message.attempt));
-                continue;
-            }
-            let (id, attempt) = (message.id, message.attempt);
-            match self.handle_one(&mut tx, message).await? {
-                Ok(()) => acked.push((id, attempt)),
-                Err(HandlerError::Retryable(error))
-                    if self.options.retry.allows_another(attempt) =>
-                {
-                    retries.push((id, self.options.retry.delay(attempt), error.to_string()));
-                }
-                Err(HandlerError::Retryable(error)) => {
-                    dead.push((id, format!("attempts exhausted: {error}")));
-                }
-                Err(HandlerError::Fatal(error)) => dead.push((id, error.to_string())),
-            }
-        }
-
-        consume::ack(&mut *tx, Q::TABLE, &acked).await?;
-        consume::retry_later(&mut tx, Q::TABLE, &retries, self.clock.now()).await?;
-        consume::bury(&mut tx, Q::TABLE, &dead).await?;
-        consume::release(&mut *tx, Q::TABLE, &unstarted, true).await?;
-        tx.commit().await?;
-
-        outcome.acked = acked.len();
-        outcome.retried = retries.len();
-        outcome.dead = dead.len();
-        outcome.released = unstarted.len();
-        Ok(outcome)
-    }
-
-    /// Runs the handler for one message inside the batch transaction. The outer `Result` is a
-    /// database failure of the batch itself; the inner one is the handler's verdict. A panic is
-    /// a retryable failure, never the end of the worker.
-    async fn handle_one(
-        &self,
-        conn: &mut sqlx::PgConnection,
-        message: Claimed,
-    ) -> Result<Result<(), HandlerError>> {
-        let span = tracing::info_span!(
-            "pgq.message",
-            queue = %self.label,
-            message.id = message.id,
-            message.attempt = message.attempt,
-        );
-        let started = Instant::now();
-        let mut ctx = MessageContext::new(
-            conn,
-            message.id,
-            message.attempt,
-            message.enqueued_at,
-            message.dedup_key,
-        );
-        let verdict = match serde_json::from_value::<Q>(message.payload) {
-            Err(error) => Err(HandlerError::fatal(format!(
-                "cannot decode message: {error}"
-            ))),
-            Ok(decoded) => {
-                let handled = AssertUnwindSafe(self.handler.handle(&mut ctx, decoded))
-                    .catch_unwind()
-                    .instrument(span.clone())
-                    .await;
-                match handled {
-                    Ok(verdict) => verdict,
-                    Err(panic) => Err(HandlerError::retryable(format!(
-                        "handler panicked: {}",
-                        panic_message(&panic)
-                    ))),
-                }
-            }
-        };
-        metrics::histogram!("pgq_handler_duration_seconds", "queue" => self.label.clone())
-            .record(started.elapsed().as_secs_f64());
-        if ctx.used_transaction() {
-            let statement = if verdict.is_ok() {
-                "RELEASE SAVEPOINT pgq_message"
-            } else {
-                "ROLLBACK TO SAVEPOINT pgq_message"
-            };
-            sqlx::query(statement)
-                .execute(&mut *ctx.tx().await?)
-                .await?;
-        }
-        if let Err(error) = &verdict {
-            span.in_scope(|| tracing::warn!(error = %error, "message handler failed"));
-        }
-        Ok(verdict)
-    }
-}
-
-fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
-    panic
-        .downcast_ref::<&str>()
-        .map(|s| (*s).to_owned())
-        .or_else(|| panic.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "non-string panic".to_owned())
 }

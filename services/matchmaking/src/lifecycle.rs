@@ -186,7 +186,8 @@ pub async fn join(
     .bind(&submission)
     .fetch_one(&mut *conn)
     .await?;
-    timers::arm_check_in(
+    // A scrim pops once per submission id, so no timer of it can be waiting.
+    let armed = timers::arm_check_in(
         conn,
         scrim_id,
         &submission,
@@ -194,6 +195,9 @@ pub async fn join(
         row.checkin_timeout_ms,
     )
     .await?;
+    if armed != pg_queue::Enqueued::Inserted {
+        tracing::warn!(scrim.id = %scrim_id, ?armed, "a popping scrim already had a waiting check-in timer");
+    }
     finish(conn, scrim_id, ScrimChange::Popped).await
 }
 
@@ -382,8 +386,11 @@ pub async fn unlock(conn: &mut PgConnection, scrim_id: Uuid) -> Result<Scrim> {
         "POPPED" => {
             if let (Some(submission), Some(_)) = (&row.submission_id, row.popped_at) {
                 let now = db_now(conn).await?;
-                timers::arm_check_in(conn, scrim_id, submission, now, row.checkin_timeout_ms)
-                    .await?;
+                // Today's behaviour: a check-in timer still waiting keeps its deadline
+                // (arm_check_in logs it). Re-arming it is matchmaking 2's (issue 13).
+                let _kept_or_armed =
+                    timers::arm_check_in(conn, scrim_id, submission, now, row.checkin_timeout_ms)
+                        .await?;
             }
         }
         "PENDING" => timers::rearm_leaves(conn, scrim_id).await?,

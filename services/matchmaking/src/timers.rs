@@ -7,7 +7,7 @@
 use chrono::{DateTime, Duration, Utc};
 use domain::PlayerId;
 use domain::events::{MemberRestriction, RestrictionType};
-use pg_queue::{EnqueueOptions, HandlerError, MessageContext, Queue, QueueTable};
+use pg_queue::{EnqueueOptions, Enqueued, HandlerError, MessageContext, Queue, QueueTable};
 use serde::{Deserialize, Serialize};
 use sqlx::PgConnection;
 use uuid::Uuid;
@@ -52,25 +52,30 @@ fn leave_key(scrim_id: Uuid, player: PlayerId) -> String {
     format!("{scrim_id}:{player}")
 }
 
+/// Arms a popped scrim's check-in timer. Returns what the queue did: a check-in timer of this
+/// scrim that is still waiting (not being handled) is kept, and the new one is skipped.
 pub async fn arm_check_in(
     conn: &mut PgConnection,
     scrim_id: Uuid,
     submission_id: &str,
     from: DateTime<Utc>,
     timeout_ms: i32,
-) -> Result<(), ScrimError> {
+) -> Result<Enqueued, ScrimError> {
     let due = CheckInDue {
         scrim_id,
         submission_id: submission_id.to_owned(),
     };
     let at = from + Duration::milliseconds(i64::from(timeout_ms));
-    pg_queue::enqueue_with(
+    let enqueued = pg_queue::enqueue_with(
         conn,
         &due,
         EnqueueOptions::at(at).dedup_key(check_in_key(scrim_id)),
     )
     .await?;
-    Ok(())
+    if enqueued == Enqueued::Skipped {
+        tracing::info!(scrim.id = %scrim_id, "a waiting check-in timer of this scrim stays in force; the new deadline was not armed");
+    }
+    Ok(enqueued)
 }
 
 pub async fn disarm_check_in(conn: &mut PgConnection, scrim_id: Uuid) -> Result<(), ScrimError> {
@@ -90,7 +95,13 @@ pub async fn arm_leave(
         leave_at,
     };
     let options = EnqueueOptions::at(leave_at).dedup_key(leave_key(scrim_id, player_id));
-    pg_queue::enqueue_with(conn, &due, options).await?;
+    match pg_queue::enqueue_with(conn, &due, options).await? {
+        Enqueued::Inserted | Enqueued::Replaced => {}
+        // Re-arming after an unlock: a timer still waiting for this join keeps it.
+        Enqueued::Skipped => {
+            tracing::debug!(scrim.id = %scrim_id, player.id = %player_id, "a waiting leave timer stays in force");
+        }
+    }
     Ok(())
 }
 

@@ -1,27 +1,17 @@
-//! The ceiling: the statements pg-queue issues, sent by hand with sqlx (no handler dispatch,
-//! no payload decoding, no cursor: each claim scans from the start, as a plain SQL consumer
-//! would).
+//! The ceiling: the statements pg-queue issues (its own `consume` functions, so the SQL is the
+//! same by construction), sent in a plain loop (no handler dispatch, no payload decoding, no
+//! savepoints, no cursor: each claim scans from the start, as a plain SQL consumer would).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use super::{QueueArgs, QueueDb, now_us, rate};
+use pg_queue::Queue;
+use pg_queue::consume::{self, ClaimSpec};
+use sqlx::Connection;
 
-/// Committed asynchronously, as the library's worker claims are
-/// (`pg_queue::consume::worker_claim`).
-const CLAIM: &str = "UPDATE matchmaking.bench_jobs AS q
-     SET run_at = now() + make_interval(secs => 60), attempts = q.attempts + 1, claimed_at = now()
-     FROM (SELECT id FROM matchmaking.bench_jobs WHERE run_at <= now()
-           ORDER BY run_at, id LIMIT $1 FOR UPDATE SKIP LOCKED) AS picked,
-          (SELECT set_config('synchronous_commit', 'off', true)) AS asynchronous_commit
-     WHERE q.id = picked.id
-     RETURNING q.id, q.attempts";
-const LOCK_OWNED: &str = "SELECT q.id FROM matchmaking.bench_jobs AS q
-     JOIN unnest($1::bigint[], $2::int[]) AS a(id, attempts) ON q.id = a.id AND q.attempts = a.attempts
-     ORDER BY q.id FOR UPDATE OF q";
-const ACK: &str = "DELETE FROM matchmaking.bench_jobs AS q USING unnest($1::bigint[], $2::int[]) AS a(id, attempts)
-     WHERE q.id = a.id AND q.attempts = a.attempts";
+use super::{BenchJob, QueueArgs, QueueDb, now_us, rate};
+
 const ENQUEUE: &str = "INSERT INTO matchmaking.bench_jobs (payload) SELECT unnest($1::jsonb[])";
 
 /// Returns (enqueue msg/s, drain msg/s).
@@ -50,26 +40,22 @@ pub async fn burn_down(args: &QueueArgs, n: u64) -> anyhow::Result<(f64, f64)> {
             let done = done.clone();
             let batch = args.batch;
             tokio::spawn(async move {
+                let spec = ClaimSpec::new(batch, Duration::from_secs(60), 8);
                 while done.load(Ordering::SeqCst) < n {
-                    let claimed: Vec<(i64, i32)> =
-                        sqlx::query_as(CLAIM).bind(batch).fetch_all(&pool).await?;
+                    let mut conn = pool.acquire().await?;
+                    let claimed = consume::worker_claim(&mut conn, BenchJob::TABLE, &spec)
+                        .await?
+                        .claimed;
                     if claimed.is_empty() {
+                        drop(conn);
                         tokio::task::yield_now().await;
                         continue;
                     }
-                    let (ids, attempts): (Vec<i64>, Vec<i32>) = claimed.into_iter().unzip();
-                    let mut tx = pool.begin().await?;
-                    sqlx::query(LOCK_OWNED)
-                        .bind(&ids)
-                        .bind(&attempts)
-                        .fetch_all(&mut *tx)
-                        .await?;
-                    let acked = sqlx::query(ACK)
-                        .bind(&ids)
-                        .bind(&attempts)
-                        .execute(&mut *tx)
-                        .await?
-                        .rows_affected();
+                    let fences: Vec<(i64, i32)> =
+                        claimed.iter().map(|m| (m.id, m.attempt)).collect();
+                    let mut tx = conn.begin().await?;
+                    consume::lock_owned(&mut tx, BenchJob::TABLE, &fences).await?;
+                    let acked = consume::ack(&mut *tx, BenchJob::TABLE, &fences).await?;
                     tx.commit().await?;
                     done.fetch_add(acked, Ordering::SeqCst);
                 }

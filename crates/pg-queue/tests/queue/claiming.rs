@@ -1,5 +1,6 @@
 use std::time::Duration;
 
+use pg_queue::consume::ClaimSpec;
 use pg_queue::{Clock, consume};
 use pg_queue::{Queue, QueueOptions, QueueWorker};
 use sqlx::Connection;
@@ -49,14 +50,16 @@ async fn a_message_whose_worker_died_is_delivered_again_when_its_lease_expires()
     let lease = Duration::from_secs(30);
 
     // A worker claims the message and dies before settling it.
-    let claimed = consume::claim(&s.consumer, Job::TABLE, 10, lease, clock.now())
+    let claimed = consume::claim(&s.consumer, Job::TABLE, &spec(10, lease, &clock))
         .await
-        .expect("claim");
+        .expect("claim")
+        .claimed;
     assert_eq!(claimed.len(), 1);
 
     let worker = QueueWorker::new(s.consumer.clone(), Recorder)
         .options(QueueOptions {
             lease,
+            handler_timeout: Duration::from_secs(10),
             ..QueueOptions::default()
         })
         .clock(clock.clone());
@@ -85,13 +88,15 @@ async fn a_late_acknowledgement_from_an_expired_lease_does_not_remove_the_new_cl
     let clock = Setup::clock();
     let lease = Duration::from_secs(30);
 
-    let first = consume::claim(&s.consumer, Job::TABLE, 1, lease, clock.now())
+    let first = consume::claim(&s.consumer, Job::TABLE, &spec(1, lease, &clock))
         .await
-        .expect("first claim");
+        .expect("first claim")
+        .claimed;
     clock.advance(lease * 2);
-    let second = consume::claim(&s.consumer, Job::TABLE, 1, lease, clock.now())
+    let second = consume::claim(&s.consumer, Job::TABLE, &spec(1, lease, &clock))
         .await
-        .expect("second claim");
+        .expect("second claim")
+        .claimed;
     assert_eq!(
         (second[0].id, second[0].attempt),
         (first[0].id, first[0].attempt + 1)
@@ -100,9 +105,10 @@ async fn a_late_acknowledgement_from_an_expired_lease_does_not_remove_the_new_cl
     // The first worker wakes up: it owns nothing and its ack deletes nothing.
     let mut conn = s.consumer.acquire().await.expect("conn");
     let mut tx = conn.begin().await.expect("begin");
-    let owned = consume::lock_owned(&mut tx, Job::TABLE, &[(first[0].id, first[0].attempt)])
-        .await
-        .expect("lock");
+    let (owned, _pid) =
+        consume::lock_owned(&mut tx, Job::TABLE, &[(first[0].id, first[0].attempt)])
+            .await
+            .expect("lock");
     assert!(owned.is_empty(), "the old claim owns nothing");
     tx.rollback().await.expect("rollback");
     let deleted = consume::ack(&s.consumer, Job::TABLE, &[(first[0].id, first[0].attempt)])
@@ -131,20 +137,28 @@ async fn a_worker_claim_claims_and_leaves_its_connection_synchronous() {
     pg_queue::enqueue(&s.producer, &Job::ok(1))
         .await
         .expect("enqueue");
-    // One connection, so that the check after the claim runs where the claim ran.
-    let pool = sqlx::postgres::PgPoolOptions::new()
-        .max_connections(1)
-        .connect_with(s.consumer.connect_options().as_ref().clone())
-        .await
-        .expect("pool");
-    let claimed = consume::worker_claim(&pool, Job::TABLE, 10, Duration::from_secs(60), None, None)
-        .await
-        .expect("claim");
+    let mut conn = s.consumer.acquire().await.expect("connection");
+    let claimed = consume::worker_claim(
+        &mut conn,
+        Job::TABLE,
+        &ClaimSpec::new(10, Duration::from_secs(60), 8),
+    )
+    .await
+    .expect("claim")
+    .claimed;
     assert_eq!(claimed.len(), 1);
+    // The check runs on the connection the claim ran on.
     let after: String = sqlx::query_scalar("SHOW synchronous_commit")
-        .fetch_one(&pool)
+        .fetch_one(&mut *conn)
         .await
         .expect("show");
     // Handling transactions on this pooled connection must stay durable.
     assert_eq!(after, "on");
+}
+
+fn spec(limit: i64, lease: Duration, clock: &pg_queue::ManualClock) -> ClaimSpec {
+    ClaimSpec {
+        now: clock.now(),
+        ..ClaimSpec::new(limit, lease, 8)
+    }
 }

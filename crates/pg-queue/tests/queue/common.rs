@@ -21,6 +21,13 @@ pub enum Failure {
     Retryable,
     Fatal,
     Panic,
+    /// Runs a failing statement in the message's transaction, ignores the error and returns Ok
+    /// (the transaction is then aborted).
+    SwallowSqlError,
+    /// Writes a row that breaks a deferred unique constraint (checked only at commit).
+    DeferredViolation,
+    /// Terminates its own database session (a lost connection).
+    KillConnection,
 }
 
 impl Job {
@@ -66,6 +73,22 @@ impl Handler<Job> for Recorder {
             Failure::Retryable => Err(HandlerError::retryable("try again")),
             Failure::Fatal => Err(HandlerError::fatal("cannot work")),
             Failure::Panic => panic!("handler bug for job {}", job.n),
+            Failure::SwallowSqlError => {
+                let _ignored = sqlx::query("SELECT 1 / 0").execute(ctx.tx().await?).await;
+                Ok(())
+            }
+            Failure::DeferredViolation => {
+                sqlx::query("INSERT INTO pgq_test.unique_later (k) VALUES (1), (1)")
+                    .execute(ctx.tx().await?)
+                    .await?;
+                Ok(())
+            }
+            Failure::KillConnection => {
+                sqlx::query("SELECT pg_terminate_backend(pg_backend_pid())")
+                    .execute(ctx.tx().await?)
+                    .await?;
+                Ok(())
+            }
         }
     }
 }
@@ -92,7 +115,9 @@ pub async fn setup() -> Setup {
          CREATE TABLE pgq_test.handled (n bigint NOT NULL, attempt int NOT NULL, at timestamptz NOT NULL DEFAULT clock_timestamp());
          GRANT INSERT, SELECT ON pgq_test.handled TO matchmaking;
          CREATE TABLE pgq_test.sweeps (period_runner text NOT NULL);
-         GRANT INSERT ON pgq_test.sweeps TO matchmaking;",
+         GRANT INSERT ON pgq_test.sweeps TO matchmaking;
+         CREATE TABLE pgq_test.unique_later (k int UNIQUE DEFERRABLE INITIALLY DEFERRED);
+         GRANT INSERT ON pgq_test.unique_later TO matchmaking;",
     )
     .execute(&owner)
     .await

@@ -125,17 +125,19 @@ async fn a_fatal_failure_is_dead_lettered_at_once_and_can_be_redriven_or_purged(
 }
 
 #[tokio::test]
-async fn an_undecodable_message_is_dead_lettered_without_reaching_the_handler() {
+async fn an_undecodable_message_is_dead_lettered_once_its_attempts_run_out() {
     let s = setup().await;
     sqlx::query("INSERT INTO pgq_test.jobs (payload) VALUES ('{\"not\": \"a job\"}')")
         .execute(&s.producer)
         .await
         .expect("insert garbage");
-    let outcome = QueueWorker::new(s.consumer.clone(), Recorder)
-        .run_until_idle()
-        .await
-        .expect("drain");
-    assert_eq!(outcome.dead, 1);
+    let clock = Setup::clock();
+    let worker = QueueWorker::new(s.consumer.clone(), Recorder)
+        .options(no_jitter(2))
+        .clock(clock.clone());
+    assert_eq!(worker.process_batch().await.expect("first").retried, 1);
+    clock.advance(Duration::from_secs(10));
+    assert_eq!(worker.process_batch().await.expect("second").dead, 1);
     let letters = dead::list(&s.consumer, Job::TABLE, 1).await.expect("list");
     assert!(
         letters[0]
@@ -144,6 +146,7 @@ async fn an_undecodable_message_is_dead_lettered_without_reaching_the_handler() 
             .unwrap_or_default()
             .contains("cannot decode")
     );
+    assert_eq!(s.handled().await, vec![], "the handler never saw it");
 }
 
 #[tokio::test]

@@ -4,7 +4,9 @@
 
 mod common;
 
+mod batches;
 mod claiming;
+mod defects;
 mod failures;
 mod produce;
 mod runtime;

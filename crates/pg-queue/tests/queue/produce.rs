@@ -1,4 +1,4 @@
-use pg_queue::{EnqueueOptions, QueueWorker};
+use pg_queue::{EnqueueOptions, Enqueued, QueueWorker};
 
 use crate::common::{Job, Recorder, SomethingHappened, setup};
 
@@ -78,15 +78,17 @@ async fn publishing_writes_one_row_into_every_subscribed_queue_in_the_same_trans
 async fn a_dedup_key_allows_one_pending_message_per_key() {
     let s = setup().await;
     let options = || EnqueueOptions::default().dedup_key("scrim-1");
-    assert!(
+    assert_eq!(
         pg_queue::enqueue_with(&s.producer, &Job::ok(1), options())
             .await
-            .expect("first")
+            .expect("first"),
+        Enqueued::Inserted
     );
-    assert!(
-        !pg_queue::enqueue_with(&s.producer, &Job::ok(2), options())
+    assert_eq!(
+        pg_queue::enqueue_with(&s.producer, &Job::ok(2), options())
             .await
-            .expect("duplicate")
+            .expect("duplicate"),
+        Enqueued::Skipped
     );
     assert_eq!(s.count("SELECT count(*) FROM pgq_test.jobs").await, 1);
 
@@ -94,10 +96,11 @@ async fn a_dedup_key_allows_one_pending_message_per_key() {
         .run_until_idle()
         .await
         .expect("drain");
-    assert!(
+    assert_eq!(
         pg_queue::enqueue_with(&s.producer, &Job::ok(3), options())
             .await
             .expect("again"),
+        Enqueued::Inserted,
         "once handled, the key is free again"
     );
 }
@@ -114,9 +117,7 @@ async fn producers_may_only_insert_and_other_roles_may_not_touch_the_queue() {
     let claim = pg_queue::consume::claim(
         &s.producer,
         <Job as pg_queue::Queue>::TABLE,
-        10,
-        std::time::Duration::from_secs(30),
-        None,
+        &pg_queue::consume::ClaimSpec::new(10, std::time::Duration::from_secs(30), 8),
     )
     .await;
     assert!(denied(claim), "a producer cannot claim");
@@ -149,15 +150,14 @@ async fn stats_and_discovery_describe_the_queues_of_a_schema() {
         .await
         .expect("enqueue");
     let later = chrono::Utc::now() + chrono::Duration::hours(1);
-    pg_queue::enqueue_with(&s.producer, &Job::ok(3), EnqueueOptions::at(later))
+    let scheduled = pg_queue::enqueue_with(&s.producer, &Job::ok(3), EnqueueOptions::at(later))
         .await
         .expect("schedule");
+    assert_eq!(scheduled, Enqueued::Inserted);
     pg_queue::consume::claim(
         &s.consumer,
         <Job as pg_queue::Queue>::TABLE,
-        1,
-        std::time::Duration::from_secs(60),
-        None,
+        &pg_queue::consume::ClaimSpec::new(1, std::time::Duration::from_secs(60), 8),
     )
     .await
     .expect("claim one");

@@ -204,7 +204,7 @@ async fn a_message_due_before_the_claim_floor_is_delivered_by_the_periodic_full_
     eventually(&s, "SELECT count(*) FROM pgq_test.handled", 3).await;
 
     let an_hour_ago = chrono::Utc::now() - chrono::Duration::hours(1);
-    pg_queue::enqueue_with(
+    let _ = pg_queue::enqueue_with(
         &s.producer,
         &Job::ok(4),
         pg_queue::EnqueueOptions::at(an_hour_ago),
@@ -226,7 +226,7 @@ async fn process_batch_never_reports_nothing_due_while_a_message_waits_before_th
         .expect("enqueue");
     assert_eq!(worker.run_until_idle().await.expect("drain").acked, 1);
     let an_hour_ago = chrono::Utc::now() - chrono::Duration::hours(1);
-    pg_queue::enqueue_with(
+    let _ = pg_queue::enqueue_with(
         &s.producer,
         &Job::ok(2),
         pg_queue::EnqueueOptions::at(an_hour_ago),
@@ -258,7 +258,7 @@ async fn the_wake_up_says_how_soon_the_earliest_new_message_is_due() {
     let in_an_hour = chrono::Utc::now() + chrono::Duration::hours(1);
     let later = |n| pg_queue::EnqueueOptions::at(in_an_hour).dedup_key(format!("later-{n}"));
 
-    pg_queue::enqueue_with(&s.producer, &Job::ok(1), later(1))
+    let _ = pg_queue::enqueue_with(&s.producer, &Job::ok(1), later(1))
         .await
         .expect("schedule");
     assert_eq!(next_payload(&mut listener).await, "3600");
@@ -268,7 +268,7 @@ async fn the_wake_up_says_how_soon_the_earliest_new_message_is_due() {
     let skipped = pg_queue::enqueue_with(&s.producer, &Job::ok(2), later(1))
         .await
         .expect("duplicate");
-    assert!(!skipped);
+    assert_eq!(skipped, pg_queue::Enqueued::Skipped);
     pg_queue::enqueue(&s.producer, &Job::ok(3))
         .await
         .expect("enqueue");
@@ -276,10 +276,10 @@ async fn the_wake_up_says_how_soon_the_earliest_new_message_is_due() {
 
     // One statement, one notification, for its earliest message.
     let mut tx = s.producer.begin().await.expect("begin");
-    pg_queue::enqueue_with(&mut *tx, &Job::ok(4), later(4))
+    let _ = pg_queue::enqueue_with(&mut *tx, &Job::ok(4), later(4))
         .await
         .expect("schedule");
-    pg_queue::enqueue_with(
+    let _ = pg_queue::enqueue_with(
         &mut *tx,
         &Job::ok(5),
         pg_queue::EnqueueOptions::at(chrono::Utc::now() - chrono::Duration::minutes(1)),
@@ -307,7 +307,7 @@ async fn a_message_scheduled_within_the_poll_interval_still_wakes_the_worker() {
     // Due in a second: the notification carries "1", well within the hour-long poll interval,
     // so the slots wake, read the next due time and sleep until then.
     let soon = chrono::Utc::now() + chrono::Duration::seconds(1);
-    pg_queue::enqueue_with(&s.producer, &Job::ok(1), pg_queue::EnqueueOptions::at(soon))
+    let _ = pg_queue::enqueue_with(&s.producer, &Job::ok(1), pg_queue::EnqueueOptions::at(soon))
         .await
         .expect("schedule");
     eventually(&s, "SELECT count(*) FROM pgq_test.handled", 1).await;

@@ -11,14 +11,14 @@ async fn a_scheduled_message_waits_for_its_time_and_can_be_cancelled_by_key_befo
     let clock = Setup::clock();
     let start = clock.now().expect("manual");
     let in_an_hour = start + chrono::Duration::hours(1);
-    pg_queue::enqueue_with(
+    let _ = pg_queue::enqueue_with(
         &s.producer,
         &Job::ok(1),
         EnqueueOptions::at(in_an_hour).dedup_key("checkin:1"),
     )
     .await
     .expect("schedule 1");
-    pg_queue::enqueue_with(
+    let _ = pg_queue::enqueue_with(
         &s.producer,
         &Job::ok(2),
         EnqueueOptions::at(in_an_hour).dedup_key("checkin:2"),

@@ -128,7 +128,19 @@ const MATRIX: &[TableGrants] = &[
         "notifications.member_events_dead",
         &[(Notifications, CONSUMER)],
     ),
+    // pg-queue control rows (pause, rate limit, retention), one table per service schema: the
+    // consumer reads and updates its queues' rows; the rows themselves are made by migrations.
+    ("matchmaking.queue_state", &[(Matchmaking, QUEUE_CONTROL)]),
+    ("submission.queue_state", &[(Submission, QUEUE_CONTROL)]),
+    (
+        "notifications.queue_state",
+        &[(Notifications, QUEUE_CONTROL)],
+    ),
+    ("core.queue_state", &[(CoreEvents, QUEUE_CONTROL)]),
 ];
+
+/// What a schema's consumer may do with its queues' control rows.
+const QUEUE_CONTROL: &[Privilege] = &[Select, Update];
 
 /// What a queue's consumer (or a table's only user) may do.
 const CONSUMER: &[Privilege] = &[Select, Insert, Update, Delete];
@@ -353,6 +365,8 @@ async fn roles_use_only_their_own_schemas_and_create_nothing() {
             "pgq.create_periodic_jobs(text, text)",
             "pgq.create_wakeup_trigger(text, text)",
             "pgq.create_queue_tables(text, text, text, text[])",
+            "pgq.create_queue_state(text, text)",
+            "pgq.upgrade_queue(text, text, text)",
         ] {
             let may_execute: bool =
                 sqlx::query_scalar("SELECT has_function_privilege($1, $2, 'EXECUTE')")
