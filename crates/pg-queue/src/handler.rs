@@ -99,6 +99,17 @@ impl From<sqlx::Error> for HandlerError {
     }
 }
 
+/// A queue error inside a handler (an enqueue, a lease extension): the database's are worth
+/// retrying, a message that cannot be encoded is not.
+impl From<crate::Error> for HandlerError {
+    fn from(error: crate::Error) -> Self {
+        match error {
+            crate::Error::Database(error) => Self::Retryable(Box::new(error)),
+            other => Self::Fatal(Box::new(other)),
+        }
+    }
+}
+
 /// What the worker lends a message's context so that the handler can extend its lease.
 #[derive(Debug, Clone)]
 pub(crate) struct LeaseHandle {

@@ -8,6 +8,7 @@ mod batches;
 mod claiming;
 mod defects;
 mod failures;
+mod features;
 mod produce;
 mod runtime;
 mod time;
