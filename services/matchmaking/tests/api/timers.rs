@@ -193,3 +193,62 @@ async fn a_popped_player_does_not_leave_when_their_leave_at_passes() {
     assert_eq!(after["status"], "POPPED");
     assert_eq!(after["players"].as_array().expect("players").len(), 2);
 }
+
+/// pg-queue 2, item 5: the timeout's worker locks its queue row, then the scrim; the last
+/// check-in locks the scrim, then disarms the timer. With a cancel that waited for the worker's
+/// row, the two deadlocked at the deadline (PostgreSQL then killed one: sometimes the request,
+/// a 500 and a wrongful ban). Raced many times, every outcome must be one of the two legal
+/// ones, and no side may ever see a deadlock.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_last_check_in_racing_the_timeout_at_the_deadline_never_deadlocks() {
+    const ROUNDS: i32 = 30;
+    let app = TestApp::spawn().await;
+    let (mut started, mut cancelled) = (0, 0);
+    for round in 0..ROUNDS {
+        let (first, last) = (5_000 + round * 2, 5_001 + round * 2);
+        let scrim = app.create(first, 1, 2, "TEAMS").await;
+        app.fill(&scrim, last).await;
+        assert_eq!(app.check_in(&scrim, first).await.0, StatusCode::OK);
+
+        let (answer, ()) = tokio::join!(
+            app.check_in(&scrim, last),
+            app.run_timers_after(ELEVEN_MINUTES)
+        );
+        assert!(
+            !answer.0.is_server_error(),
+            "round {round}: the check-in answered {answer:?}"
+        );
+        let id = scrim["id"].as_str().expect("id");
+        let bans: Vec<i32> = sqlx::query_scalar(
+            "SELECT user_id FROM core.member_restrictions WHERE scrim_id = $1::uuid ORDER BY user_id",
+        )
+        .bind(id)
+        .fetch_all(&app.owner)
+        .await
+        .expect("bans");
+        let (status, body) = app.get(&format!("/scrims/{id}")).await;
+        if status == StatusCode::OK {
+            // The check-in won: the scrim started, nobody was banned.
+            assert_eq!(answer.0, StatusCode::OK, "round {round}");
+            assert_eq!(body["status"], "IN_PROGRESS", "round {round}");
+            assert!(bans.is_empty(), "round {round}: {bans:?}");
+            started += 1;
+        } else {
+            // The timeout won: cancelled, and only the player who had not checked in banned.
+            assert_eq!(status, StatusCode::NOT_FOUND, "round {round}: {body}");
+            assert!(answer.0.is_client_error(), "round {round}: {answer:?}");
+            assert_eq!(bans, [last], "round {round}");
+            cancelled += 1;
+        }
+        let deadlocked = app
+            .count(
+                "SELECT count(*) FROM (
+                     SELECT last_error FROM matchmaking.checkin_timeouts
+                     UNION ALL SELECT last_error FROM matchmaking.checkin_timeouts_dead) AS e
+                 WHERE last_error LIKE '%deadlock%'",
+            )
+            .await;
+        assert_eq!(deadlocked, 0, "round {round}: the timer saw a deadlock");
+    }
+    assert_eq!(started + cancelled, ROUNDS);
+}
