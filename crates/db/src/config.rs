@@ -39,6 +39,13 @@ pub struct PoolConfig {
     /// Server-side `statement_timeout` for every connection: a runaway query cannot hold a
     /// connection (and its locks) forever.
     pub statement_timeout_ms: u64,
+    /// Server-side `idle_in_transaction_session_timeout` for every connection: a session left
+    /// idle inside a transaction (a hung client holding row locks) is ended by the server. Keep
+    /// it above every queue's handler timeout.
+    pub idle_in_transaction_timeout_ms: u64,
+    /// Upper bound of the queue workers' own pool (see [`crate::connect_workers`]), apart from
+    /// `max_connections`, so that busy workers never take the connections requests need.
+    pub worker_max_connections: u32,
 }
 
 impl Default for PoolConfig {
@@ -48,6 +55,8 @@ impl Default for PoolConfig {
             min_connections: 1,
             acquire_timeout_ms: 5_000,
             statement_timeout_ms: 30_000,
+            idle_in_transaction_timeout_ms: 60_000,
+            worker_max_connections: 10,
         }
     }
 }
@@ -91,6 +100,13 @@ impl DatabaseConfig {
         }
         if pool.acquire_timeout_ms == 0 {
             return invalid("pool.acquire_timeout_ms", "must be positive");
+        }
+        if pool.idle_in_transaction_timeout_ms == 0 {
+            // 0 disables it: refuse, as for the statement timeout.
+            return invalid("pool.idle_in_transaction_timeout_ms", "must be positive");
+        }
+        if pool.worker_max_connections == 0 {
+            return invalid("pool.worker_max_connections", "must be at least 1");
         }
         if pool.statement_timeout_ms == 0 {
             // 0 means "no timeout" to Postgres: refuse it rather than silently disable the guard.

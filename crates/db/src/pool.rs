@@ -16,10 +16,16 @@ pub fn connect_options(config: &DatabaseConfig, application_name: &str) -> PgCon
         .username(&config.user)
         .password(config.password.expose_secret())
         .application_name(application_name)
-        .options([(
-            "statement_timeout",
-            config.pool.statement_timeout_ms.to_string(),
-        )])
+        .options([
+            (
+                "statement_timeout",
+                config.pool.statement_timeout_ms.to_string(),
+            ),
+            (
+                "idle_in_transaction_session_timeout",
+                config.pool.idle_in_transaction_timeout_ms.to_string(),
+            ),
+        ])
 }
 
 /// Opens a pool and proves it works with one connection before returning, so a service with a
@@ -35,4 +41,18 @@ pub async fn connect(
         .acquire_timeout(config.acquire_timeout())
         .connect_with(connect_options(config, application_name))
         .await
+}
+
+/// The queue workers' own pool: at most `pool.worker_max_connections`, named
+/// `<application_name>-workers` in `pg_stat_activity`, with the same timeouts. It connects
+/// lazily, so a service without workers opens none.
+pub fn connect_workers(config: &DatabaseConfig, application_name: &str) -> PgPool {
+    PgPoolOptions::new()
+        .max_connections(config.pool.worker_max_connections)
+        .min_connections(0)
+        .acquire_timeout(config.acquire_timeout())
+        .connect_lazy_with(connect_options(
+            config,
+            &format!("{application_name}-workers"),
+        ))
 }

@@ -21,8 +21,11 @@ use crate::{ServiceConfig, ServiceSpec, ShutdownConfig};
 #[derive(Debug, Clone)]
 pub struct ServiceContext<S> {
     pub spec: ServiceSpec,
-    /// Pool logged in as the service's own role.
+    /// Pool logged in as the service's own role, for requests.
     pub pool: PgPool,
+    /// The queue workers' own pool (same role, `database.pool.worker_max_connections`,
+    /// connected lazily): workers that take every connection of theirs leave `pool` alone.
+    pub workers_pool: PgPool,
     /// The service's own settings (the `service` section of its configuration).
     pub settings: Arc<S>,
     /// Where queue workers and periodic jobs are started; they stop with the service.
@@ -77,6 +80,7 @@ impl App {
         let context = ServiceContext {
             spec,
             pool: pool.clone(),
+            workers_pool: db::connect_workers(&config.database, spec.name),
             settings: Arc::new(config.service),
             background: background.clone(),
             access: Arc::new(config.access),

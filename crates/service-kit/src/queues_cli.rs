@@ -28,6 +28,15 @@ pub(crate) enum QueuesCommand {
         #[arg(long)]
         older_than_days: u32,
     },
+    /// Stop every replica from claiming a queue's messages (running batches finish), until
+    /// `resume` or for N minutes.
+    Pause {
+        queue: String,
+        #[arg(long)]
+        minutes: Option<u32>,
+    },
+    /// End a queue's pause at once.
+    Resume { queue: String },
 }
 
 fn parse(queue: &str) -> anyhow::Result<QueueTable> {
@@ -50,18 +59,28 @@ pub(crate) async fn run(pool: &PgPool, schema: &str, command: QueuesCommand) -> 
                 println!("{}", serde_json::Value::Object(map));
             } else {
                 println!(
-                    "{:<40} {:>8} {:>9} {:>9} {:>9} {:>8} {:>12}",
-                    "queue", "ready", "in_flight", "retrying", "scheduled", "dead", "oldest_ready"
+                    "{:<40} {:>8} {:>9} {:>10} {:>9} {:>9} {:>8} {:>12} {:>7}",
+                    "queue",
+                    "ready",
+                    "in_flight",
+                    "past_lease",
+                    "retrying",
+                    "scheduled",
+                    "dead",
+                    "oldest_ready",
+                    "paused"
                 );
                 for (name, s) in rows {
                     println!(
-                        "{name:<40} {:>8} {:>9} {:>9} {:>9} {:>8} {:>11.1}s",
+                        "{name:<40} {:>8} {:>9} {:>10} {:>9} {:>9} {:>8} {:>11.1}s {:>7}",
                         s.ready,
                         s.in_flight,
+                        s.past_lease,
                         s.retrying,
                         s.scheduled,
                         s.dead,
-                        s.oldest_ready_seconds
+                        s.oldest_ready_seconds,
+                        if s.paused { "yes" } else { "no" }
                     );
                 }
             }
@@ -94,6 +113,23 @@ pub(crate) async fn run(pool: &PgPool, schema: &str, command: QueuesCommand) -> 
             let before = chrono_days_ago(older_than_days);
             let purged = dead::purge(pool, parse(&queue)?, before).await?;
             println!("purged {purged} dead letter(s)");
+        }
+        QueuesCommand::Pause { queue, minutes } => {
+            let until = minutes
+                .map(|minutes| chrono::Utc::now() + chrono::Duration::minutes(i64::from(minutes)));
+            if !pg_queue::pause(pool, parse(&queue)?, until).await? {
+                anyhow::bail!("{queue} has no control row (was it made by pgq.create_queue?)");
+            }
+            match until {
+                Some(until) => println!("{queue} paused until {until}"),
+                None => println!("{queue} paused until resumed"),
+            }
+        }
+        QueuesCommand::Resume { queue } => {
+            if !pg_queue::resume(pool, parse(&queue)?).await? {
+                anyhow::bail!("{queue} has no control row (was it made by pgq.create_queue?)");
+            }
+            println!("{queue} resumed");
         }
     }
     Ok(())

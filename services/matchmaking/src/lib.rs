@@ -111,7 +111,7 @@ pub fn routes(context: ServiceContext<Settings>) -> Router {
         tracing::warn!("no admin token configured: every admin route answers 401");
     }
     if matchmaking.settings.workers {
-        workers::start(&matchmaking, &context.background);
+        workers::start(&matchmaking, &context.workers_pool, &context.background);
     }
     http::router(matchmaking)
 }

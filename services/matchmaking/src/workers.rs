@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use pg_queue::{HandlerError, MessageContext, QueueOptions, QueueWorker, Worker};
 use service_kit::Background;
+use sqlx::PgPool;
 
 use crate::Matchmaking;
 use crate::consumers::{self, FromCore, FromSubmission};
@@ -75,8 +76,10 @@ pub fn queue_options(concurrency: usize) -> QueueOptions {
     }
 }
 
-pub fn start(matchmaking: &Matchmaking, background: &Background) {
-    let pool = matchmaking.pool.clone();
+/// Starts the queue workers on `workers_pool`, the workers' own connections: busy queues never
+/// take the connections that requests need.
+pub fn start(matchmaking: &Matchmaking, workers_pool: &PgPool, background: &Background) {
+    let pool = workers_pool.clone();
     let options = queue_options(matchmaking.settings.worker_concurrency);
     let worker = Worker::new(pool.clone())
         .queue(

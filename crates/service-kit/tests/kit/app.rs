@@ -147,3 +147,64 @@ async fn metrics_report_requests_by_route_template_the_pool_and_the_queues() {
     );
     app.stop().await.expect("stop");
 }
+
+/// Background work that holds every connection of the workers' pool (as busy queue workers
+/// would), until the test ends.
+fn workers_hold_every_connection(context: service_kit::ServiceContext<NoSettings>) -> Router {
+    let pool = context.workers_pool.clone();
+    context
+        .background
+        .spawn("busy workers", move |stop| async move {
+            let mut held = Vec::new();
+            for _ in 0..pool.options().get_max_connections() {
+                held.push(pool.acquire().await.expect("a worker connection"));
+            }
+            stop.cancelled().await;
+            drop(held);
+        });
+    Router::new()
+}
+
+#[tokio::test]
+async fn workers_that_take_every_connection_of_theirs_leave_requests_theirs() {
+    let test_db = TestDb::new().await;
+    let mut config = test_config(&test_db, ServiceRole::Matchmaking, NoSettings {});
+    config.database.pool.max_connections = 2;
+    config.database.pool.worker_max_connections = 3;
+    let app = RunningApp::start(SPEC, config, workers_hold_every_connection)
+        .await
+        .expect("start");
+    // Wait (bounded) until the workers hold their three connections.
+    let admin = test_db.admin_pool().await;
+    for _ in 0..600 {
+        let held: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM pg_stat_activity
+             WHERE datname = current_database() AND application_name = 'kit-test-workers'",
+        )
+        .fetch_one(&admin)
+        .await
+        .expect("count");
+        if held == 3 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    for _ in 0..3 {
+        assert_eq!(get(&format!("{}/readyz", app.base_url)).await, 200);
+    }
+    app.stop().await.expect("stop");
+}
+
+#[tokio::test]
+async fn service_sessions_end_a_transaction_left_idle() {
+    let test_db = TestDb::new().await;
+    let config = test_config(&test_db, ServiceRole::Matchmaking, NoSettings {});
+    let pool = db::connect(&config.database, "kit-test")
+        .await
+        .expect("pool");
+    let timeout: String = sqlx::query_scalar("SHOW idle_in_transaction_session_timeout")
+        .fetch_one(&pool)
+        .await
+        .expect("show");
+    assert_eq!(timeout, "1min");
+}
