@@ -78,13 +78,19 @@ impl<Q: Queue, H: Handler<Q>> Slots for QueueWorker<Q, H> {
                 let outcome = self.process_batch_until(&stop, &record, false).await;
                 lock(&in_flight).remove(&key);
                 let wait = match outcome {
-                    Ok(outcome) if !outcome.is_idle() => {
+                    Ok(outcome) if outcome.claimed as i64 >= self.options.batch_size => {
+                        // A full batch: more may be waiting. Claim again, and bring another
+                        // slot in.
                         empty_streak = 0;
-                        if outcome.claimed as i64 >= self.options.batch_size {
-                            // More may be waiting: bring another slot in.
-                            wake.notify_one();
-                        }
+                        wake.notify_one();
                         continue;
+                    }
+                    Ok(outcome) if !outcome.is_idle() => {
+                        // A partial batch took everything due at its claim; anything committed
+                        // since then sends a notification (a waiting slot wakes, or this one's
+                        // registration keeps it), so no claim is spent on finding nothing.
+                        empty_streak = 0;
+                        self.idle_wait(0).await.0
                     }
                     Ok(_) => {
                         let (wait, something_due) = self.idle_wait(empty_streak).await;

@@ -1,5 +1,6 @@
 //! `bench queue`: pg-queue side by side with the same SQL issued by hand and with RabbitMQ.
 
+mod designs;
 mod library;
 mod pgmq_baseline;
 mod rabbit;
@@ -41,6 +42,12 @@ pub struct QueueArgs {
     pub skip_rabbitmq: bool,
     #[arg(long)]
     pub skip_pgmq: bool,
+    /// Also measure the drain of other batch protocols (design probes, raw SQL).
+    #[arg(long)]
+    pub probes: bool,
+    /// Rates of the steady-state section, messages per second.
+    #[arg(long, value_delimiter = ',', default_values_t = [100u64, 1_000, 5_000])]
+    pub rates: Vec<u64>,
 }
 
 impl QueueArgs {
@@ -262,6 +269,16 @@ pub async fn run(args: &QueueArgs) -> anyhow::Result<String> {
                 verdict(library.1 > pgmq.1),
             ));
         }
+        if args.probes {
+            for design in [
+                designs::Design::OneTransaction,
+                designs::Design::OneTransactionWithMarker,
+                designs::Design::DeleteFirst,
+            ] {
+                let drain = designs::drain(args, n, design).await?;
+                let _ = writeln!(out, "| {} | | {drain:.0} |", design.label());
+            }
+        }
         let _ = writeln!(out);
         let ratio = library.1 / raw.1;
         targets.push((
@@ -282,7 +299,7 @@ pub async fn run(args: &QueueArgs) -> anyhow::Result<String> {
         );
         let _ = writeln!(out, "| rate msg/s | delivered | p50 ms | p99 ms | max ms |");
         let _ = writeln!(out, "|---|---|---|---|---|");
-        for rate in [100u64, 1_000, 5_000] {
+        for &rate in &args.rates {
             let (delivered, histogram) = library::steady(args, rate, args.steady_secs()).await?;
             let ms = |q: f64| histogram.value_at_quantile(q) as f64 / 1000.0;
             let _ = writeln!(

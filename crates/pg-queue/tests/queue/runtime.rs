@@ -49,7 +49,7 @@ async fn a_running_worker_is_woken_by_notifications_and_recovers_when_its_listen
     // Kill the listener's backend: notifications sent while it is down are lost by PostgreSQL.
     eventually(
         &s,
-        "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'LISTEN%'",
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'LISTEN%'",
         1,
     )
     .await;
@@ -299,7 +299,7 @@ async fn a_message_scheduled_within_the_poll_interval_still_wakes_the_worker() {
     let (stop, handle) = start(worker);
     eventually(
         &s,
-        "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'LISTEN%'",
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'LISTEN%'",
         1,
     )
     .await;
