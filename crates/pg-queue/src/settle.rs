@@ -26,6 +26,15 @@ pub struct Retried {
     pub superseded: u64,
 }
 
+/// The rows of `r` (the messages about to wait again) whose dedup key is held by a waiting
+/// message, or by a newer message of `r` itself: only one of them may wait.
+const SUPERSEDED: &str = "SELECT q.id FROM {t} AS q JOIN r ON r.id = q.id
+     WHERE q.dedup_key IS NOT NULL
+       AND (EXISTS (SELECT 1 FROM {t} AS w
+                    WHERE w.dedup_key = q.dedup_key AND w.claimed_at IS NULL AND w.id <> q.id)
+            OR EXISTS (SELECT 1 FROM r AS r2 JOIN {t} AS w2 ON w2.id = r2.id
+                       WHERE w2.dedup_key = q.dedup_key AND w2.id > q.id))";
+
 /// Reschedules failed messages (already locked by the caller) after their delays. A message
 /// whose dedup key is now held by a newer waiting message is superseded: it goes to the dead
 /// letters, where nothing is lost, rather than waiting beside the newer one.
@@ -45,11 +54,7 @@ pub async fn retry_later(
     let sql = format!(
         "WITH r AS (SELECT * FROM unnest($1::bigint[], $2::float8[], $3::text[], $4::int[])
                         AS r(id, delay, error, refund)),
-         superseded AS (
-             SELECT q.id FROM {t} AS q JOIN r ON r.id = q.id
-             WHERE q.dedup_key IS NOT NULL
-               AND EXISTS (SELECT 1 FROM {t} AS w
-                           WHERE w.dedup_key = q.dedup_key AND w.claimed_at IS NULL AND w.id <> q.id)),
+         superseded AS ({SUPERSEDED}),
          moved AS (
              DELETE FROM {t} AS q USING superseded, r
              WHERE q.id = superseded.id AND r.id = q.id
@@ -72,7 +77,8 @@ pub async fn retry_later(
          SELECT (SELECT count(*) FROM retried), (SELECT count(*) FROM moved)",
         t = table.sql_name(),
         dead = table.sql_dead_letters(),
-    );
+    )
+    .replace("{t}", &table.sql_name());
     let (retried, superseded): (i64, i64) = sqlx::query_as(AssertSqlSafe(sql))
         .bind(ids)
         .bind(delays)
@@ -130,8 +136,9 @@ pub struct Release {
     pub error: Option<String>,
 }
 
-/// Makes claimed messages visible again at once, fenced by attempt. Returns how many were
-/// released.
+/// Makes claimed messages visible again at once, fenced by attempt. A message whose dedup key
+/// was taken by a newer waiting message meanwhile is superseded (dead-lettered) instead. Returns
+/// how many were released or superseded.
 pub async fn release(
     executor: impl PgExecutor<'_>,
     table: QueueTable,
@@ -146,21 +153,42 @@ pub async fn release(
     let refunds: Vec<i32> = messages.iter().map(|m| i32::from(m.refund)).collect();
     let errors: Vec<Option<&str>> = messages.iter().map(|m| m.error.as_deref()).collect();
     let sql = format!(
-        "UPDATE {t} AS q
-         SET run_at = coalesce($5::timestamptz, now()), claimed_at = NULL,
-             attempts = q.attempts - a.refund,
-             last_error = coalesce(a.error, q.last_error)
-         FROM unnest($1::bigint[], $2::int[], $3::int[], $4::text[]) AS a(id, attempts, refund, error)
-         WHERE q.id = a.id AND q.attempts = a.attempts",
-        t = table.sql_name()
-    );
-    Ok(sqlx::query(AssertSqlSafe(sql))
+        "WITH r AS (
+             SELECT a.* FROM unnest($1::bigint[], $2::int[], $3::int[], $4::text[])
+                 AS a(id, attempts, refund, error)
+             JOIN {t} AS q ON q.id = a.id AND q.attempts = a.attempts),
+         superseded AS ({SUPERSEDED}),
+         moved AS (
+             DELETE FROM {t} AS q USING superseded, r
+             WHERE q.id = superseded.id AND r.id = q.id
+             RETURNING q.id, q.payload, q.dedup_key, q.attempts, q.last_error, q.enqueued_at),
+         buried AS (
+             INSERT INTO {dead} (id, payload, dedup_key, attempts, last_error, enqueued_at)
+             SELECT id, payload, dedup_key, attempts,
+                    'superseded by a newer message with the same dedup key'
+                        || coalesce('; last error: ' || last_error, ''),
+                    enqueued_at
+             FROM moved),
+         released AS (
+             UPDATE {t} AS q
+             SET run_at = coalesce($5::timestamptz, now()), claimed_at = NULL,
+                 attempts = q.attempts - r.refund,
+                 last_error = coalesce(r.error, q.last_error)
+             FROM r
+             WHERE q.id = r.id AND q.id NOT IN (SELECT id FROM superseded)
+             RETURNING q.id)
+         SELECT (SELECT count(*) FROM released) + (SELECT count(*) FROM moved)",
+        t = table.sql_name(),
+        dead = table.sql_dead_letters(),
+    )
+    .replace("{t}", &table.sql_name());
+    let settled: i64 = sqlx::query_scalar(AssertSqlSafe(sql))
         .bind(ids)
         .bind(attempts)
         .bind(refunds)
         .bind(errors)
         .bind(now)
-        .execute(executor)
-        .await?
-        .rows_affected())
+        .fetch_one(executor)
+        .await?;
+    Ok(settled.unsigned_abs())
 }

@@ -395,3 +395,42 @@ async fn old_dead_letters_are_purged_once_per_period_across_replicas() {
     assert_eq!(purge(&clock).await.expect("old"), Some(1));
     assert_eq!(s.count("SELECT count(*) FROM pgq_test.jobs_dead").await, 0);
 }
+
+#[tokio::test]
+async fn a_released_message_whose_key_was_taken_meanwhile_is_superseded_not_a_failed_release() {
+    let s = setup().await;
+    let key = || EnqueueOptions::default().dedup_key("k");
+    let first = pg_queue::enqueue_with(&s.consumer, &Job::ok(1), key())
+        .await
+        .expect("first");
+    assert_eq!(first, Enqueued::Inserted);
+    let spec = pg_queue::consume::ClaimSpec::new(10, Duration::from_secs(60), 8);
+    let claimed = pg_queue::consume::claim(&s.consumer, Job::TABLE, &spec)
+        .await
+        .expect("claim")
+        .claimed;
+    let newer = pg_queue::enqueue_with(&s.consumer, &Job::ok(2), key())
+        .await
+        .expect("while the first is claimed");
+    assert_eq!(newer, Enqueued::Inserted);
+    let release = pg_queue::settle::Release {
+        id: claimed[0].id,
+        attempt: claimed[0].attempt,
+        refund: true,
+        error: None,
+    };
+    let settled = pg_queue::settle::release(&s.consumer, Job::TABLE, &[release], None)
+        .await
+        .expect("the release does not break on the key");
+    assert_eq!(settled, 1);
+    assert_eq!(s.count("SELECT count(*) FROM pgq_test.jobs_dead").await, 1);
+    assert_eq!(
+        QueueWorker::new(s.consumer.clone(), Recorder)
+            .run_until_idle()
+            .await
+            .expect("drain")
+            .acked,
+        1
+    );
+    assert_eq!(s.handled().await, vec![(2, 1)]);
+}
