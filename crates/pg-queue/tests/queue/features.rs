@@ -434,3 +434,29 @@ async fn a_released_message_whose_key_was_taken_meanwhile_is_superseded_not_a_fa
     );
     assert_eq!(s.handled().await, vec![(2, 1)]);
 }
+
+#[tokio::test]
+async fn a_claim_whose_lease_passed_shows_in_the_past_lease_gauge_not_as_ready() {
+    let s = setup().await;
+    let two_hours_ago = chrono::Utc::now() - chrono::Duration::hours(2);
+    for n in [1, 2] {
+        let enqueued =
+            pg_queue::enqueue_with(&s.producer, &Job::ok(n), EnqueueOptions::at(two_hours_ago))
+                .await
+                .expect("enqueue");
+        assert_eq!(enqueued, Enqueued::Inserted);
+    }
+    // A worker claimed one an hour ago with a 30-second lease, and died.
+    let spec = pg_queue::consume::ClaimSpec {
+        now: Some(chrono::Utc::now() - chrono::Duration::hours(1)),
+        ..pg_queue::consume::ClaimSpec::new(1, Duration::from_secs(30), 8)
+    };
+    let claimed = pg_queue::consume::claim(&s.consumer, Job::TABLE, &spec)
+        .await
+        .expect("claim");
+    assert_eq!(claimed.claimed.len(), 1);
+    let stats = pg_queue::stats(&s.consumer, Job::TABLE)
+        .await
+        .expect("stats");
+    assert_eq!((stats.ready, stats.past_lease, stats.in_flight), (1, 1, 0));
+}
