@@ -258,7 +258,8 @@ async fn a_hung_handler_is_cancelled_at_its_timeout_and_its_neighbours_commit() 
         .expect("retried");
     assert!(error.unwrap_or_default().contains("timed out"));
     assert_eq!(
-        s.count("SELECT count(*) FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(3600)' AND state = 'active'")
+        s.count("SELECT count(*) FROM pg_stat_activity
+         WHERE datname = current_database() AND query = 'SELECT pg_sleep(3600)' AND state = 'active'")
             .await,
         0,
         "the hung statement was cancelled on the server"
