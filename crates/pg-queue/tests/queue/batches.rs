@@ -165,3 +165,29 @@ async fn a_message_that_keeps_killing_its_worker_is_dead_lettered_by_the_claim_w
     assert!(error.contains("attempts exhausted"), "{error}");
     assert!(error.contains("did not finish"), "{error}");
 }
+
+#[tokio::test]
+async fn a_worker_whose_pool_is_exhausted_claims_nothing_rather_than_stranding_a_claim() {
+    let s = setup().await;
+    enqueue(&s, &[Job::ok(1)]).await;
+    let pool = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(1)
+        .acquire_timeout(Duration::from_millis(200))
+        .connect_with(s.consumer.connect_options().as_ref().clone())
+        .await
+        .expect("pool");
+    let held = pool.acquire().await.expect("the only connection");
+    let worker = QueueWorker::new(pool.clone(), Recorder);
+    assert!(
+        worker.process_batch().await.is_err(),
+        "no connection, no claim"
+    );
+    assert_eq!(
+        s.count("SELECT count(*) FROM pgq_test.jobs WHERE attempts = 0 AND claimed_at IS NULL")
+            .await,
+        1,
+        "the message was not claimed, so nothing waits for a lease to end"
+    );
+    drop(held);
+    assert_eq!(worker.run_until_idle().await.expect("drain").acked, 1);
+}
