@@ -8,6 +8,7 @@ mod cursor;
 pub mod dead;
 mod handler;
 mod listener;
+mod message;
 mod options;
 mod periodic;
 mod produce;

@@ -97,7 +97,7 @@ impl<J: PeriodicJob> Periodic<J> {
                 return Ok(true);
             }
             Ok(Err(error)) => error.to_string(),
-            Err(panic) => format!("panicked: {}", crate::batch::panic_message(&panic)),
+            Err(panic) => format!("panicked: {}", crate::message::panic_message(&panic)),
         };
         tracing::warn!(
             job = self.name,
