@@ -55,6 +55,26 @@ pub enum ErrorName {
     /// A competitive scrim only takes players of its own skill group.
     #[error("ScrimSkillGroupMismatch")]
     ScrimSkillGroupMismatch,
+    /// The request body is larger than the service accepts.
+    #[error("PayloadTooLarge")]
+    PayloadTooLarge,
+    /// Something unexpected failed on the service's side (answered as an opaque 500; the cause
+    /// is logged).
+    #[error("InternalError")]
+    InternalError,
+    /// A value that must be unique is taken (a platform account another member owns, a name).
+    #[error("AlreadyExists")]
+    AlreadyExists,
+    /// The request refers to something that does not exist, or that belongs to another
+    /// organization (a skill group of another organization, say).
+    #[error("UnknownReference")]
+    UnknownReference,
+    /// The record cannot be removed while others refer to it (a team with players).
+    #[error("StillReferenced")]
+    StillReferenced,
+    /// The member restriction was lifted already.
+    #[error("RestrictionAlreadyLifted")]
+    RestrictionAlreadyLifted,
 }
 
 #[cfg(test)]

@@ -32,6 +32,9 @@ pub mod topics {
     pub const SUBMISSION_RESET: &str = "submission.reset";
     pub const SCRIMS_DISABLED: &str = "scrims.disabled";
     pub const MEMBER_RESTRICTION_CREATED: &str = "member.restrictionCreated";
+    pub const MEMBER_RESTRICTION_EXPIRED: &str = "member.restrictionExpired";
+    pub const PLAYER_SKILL_GROUP_CHANGED: &str = "player.skillGroupChanged";
+    pub const PLAYER_TEAM_CHANGED: &str = "player.teamChanged";
 }
 
 /// The envelope of every event: adjacently tagged by topic.
@@ -77,6 +80,13 @@ pub enum DomainEvent {
     ScrimsDisabled(bool),
     #[serde(rename = "member.restrictionCreated")]
     MemberRestrictionCreated(MemberRestriction),
+    /// The restriction ran out, or an admin lifted it (then `manualExpiration` is set).
+    #[serde(rename = "member.restrictionExpired")]
+    MemberRestrictionExpired(MemberRestriction),
+    #[serde(rename = "player.skillGroupChanged")]
+    PlayerSkillGroupChanged(PlayerSkillGroupChanged),
+    #[serde(rename = "player.teamChanged")]
+    PlayerTeamChanged(PlayerTeamChanged),
 }
 
 /// A submission was rejected; `rejectionCount` counts its current (non-stale) rejections, this
@@ -111,13 +121,16 @@ pub enum RestrictionType {
     RatificationBan,
 }
 
-/// A member restriction (a queue ban when a player missed a check-in).
+/// A member restriction (a queue ban when a player missed a check-in). It belongs to the member
+/// of one organization: the user `userId` in organization `organizationId`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct MemberRestriction {
     pub id: i64,
     /// The restricted member's core user id (the id scrim players have).
     pub user_id: PlayerId,
+    /// The organization whose scrims it blocks.
+    pub organization_id: i32,
     #[serde(rename = "type")]
     pub restriction_type: RestrictionType,
     pub reason: String,
@@ -126,6 +139,65 @@ pub struct MemberRestriction {
     /// The scrim that caused it, when a scrim did.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scrim_id: Option<Uuid>,
+    /// When an admin lifted it, and why.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub manual_expiration: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub manual_expiration_reason: Option<String>,
+    /// Lifted by an admin: it does not count toward the length of the member's next queue ban.
+    #[serde(default)]
+    pub forgiven: bool,
+}
+
+/// `player.skillGroupChanged`: a player moved to another skill group (a rankout, a promotion).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PlayerSkillGroupChanged {
+    pub player_id: i32,
+    pub user_id: PlayerId,
+    /// The member's name in the organization.
+    pub name: String,
+    pub organization_id: i32,
+    /// The user's Discord id, when linked.
+    pub discord_id: Option<String>,
+    pub old: PlayerSkillGroup,
+    pub new: PlayerSkillGroup,
+}
+
+/// A player's skill group as announced: its id, its name (description), the player's salary in
+/// it, and the skill group's Discord emoji.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PlayerSkillGroup {
+    pub id: i32,
+    pub name: String,
+    pub salary: f64,
+    pub discord_emoji_id: Option<String>,
+}
+
+/// `player.teamChanged`: a player joined, left or changed team. `old` or `new` is `null` for a
+/// free agent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PlayerTeamChanged {
+    pub player_id: i32,
+    pub user_id: PlayerId,
+    pub name: String,
+    pub organization_id: i32,
+    pub discord_id: Option<String>,
+    pub old: Option<PlayerTeam>,
+    pub new: Option<PlayerTeam>,
+}
+
+/// A team as announced: the franchise's team in one skill group, named after the franchise.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PlayerTeam {
+    pub team_id: i32,
+    pub franchise_id: i32,
+    /// The franchise's title.
+    pub name: String,
+    pub skill_group_id: i32,
 }
 
 impl DomainEvent {
@@ -150,6 +222,9 @@ impl DomainEvent {
             DomainEvent::SubmissionReset(_) => SUBMISSION_RESET,
             DomainEvent::ScrimsDisabled(_) => SCRIMS_DISABLED,
             DomainEvent::MemberRestrictionCreated(_) => MEMBER_RESTRICTION_CREATED,
+            DomainEvent::MemberRestrictionExpired(_) => MEMBER_RESTRICTION_EXPIRED,
+            DomainEvent::PlayerSkillGroupChanged(_) => PLAYER_SKILL_GROUP_CHANGED,
+            DomainEvent::PlayerTeamChanged(_) => PLAYER_TEAM_CHANGED,
         }
     }
 }

@@ -16,7 +16,7 @@ pub mod testing;
 pub use access::{AccessConfig, Caller};
 pub use app::{App, ServiceContext};
 pub use background::Background;
-pub use cli::run_cli;
+pub use cli::{CommandContext, NoCommands, ServiceCommand, run_cli, run_cli_with};
 pub use config::{
     HttpConfig, LogConfig, LogFormat, NoSettings, ServiceConfig, ShutdownConfig, load_config,
 };

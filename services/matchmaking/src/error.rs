@@ -96,7 +96,13 @@ pub fn status_of(name: ErrorName) -> StatusCode {
         | ScrimStatusNotPopped
         | MaxGroupsCreated
         | GroupFull
-        | ScrimGroupInviteWindowActive => StatusCode::CONFLICT,
+        | ScrimGroupInviteWindowActive
+        | AlreadyExists
+        | StillReferenced
+        | RestrictionAlreadyLifted => StatusCode::CONFLICT,
+        UnknownReference => StatusCode::UNPROCESSABLE_ENTITY,
+        PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+        InternalError => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
 

@@ -162,7 +162,7 @@ pub async fn expire_check_in(
     .fetch_all(&mut *conn)
     .await?;
     for player in missing {
-        if let Some(ban) = queue_ban(conn, player, row.id, policy).await? {
+        if let Some(ban) = queue_ban(conn, player, row.id, row.organization_id, policy).await? {
             announce_restriction(conn, &ban)
                 .await
                 .map_err(|err| verdict(err.into()))?;
@@ -174,12 +174,14 @@ pub async fn expire_check_in(
     Ok(())
 }
 
-/// Writes one QUEUE_BAN (DOMAIN §1.5): `initial + modifier × recent bans` long. `None` if this
-/// scrim already banned this player (the unique constraint makes a repeat a no-op).
+/// Writes one QUEUE_BAN (DOMAIN §1.5) for the player as a member of the scrim's organization:
+/// `initial + modifier × recent bans` long. `None` if this scrim already banned this player (the
+/// unique constraint makes a repeat a no-op).
 async fn queue_ban(
     conn: &mut PgConnection,
     player: PlayerId,
     scrim_id: Uuid,
+    organization_id: i32,
     policy: QueueBanPolicy,
 ) -> Result<Option<MemberRestriction>, sqlx::Error> {
     let row: Option<(i64, DateTime<Utc>, DateTime<Utc>)> = sqlx::query_as(
@@ -187,9 +189,10 @@ async fn queue_ban(
              SELECT count(*) AS bans FROM core.member_restrictions
              WHERE user_id = $1 AND type = 'QUEUE_BAN'
                AND created_at > now() - make_interval(days => $3::integer))
-         INSERT INTO core.member_restrictions (user_id, type, reason, expiration, scrim_id)
+         INSERT INTO core.member_restrictions (user_id, type, reason, expiration, scrim_id,
+                                               organization_id)
          SELECT $1, 'QUEUE_BAN', 'Did not check in to a popped scrim', now()
-                    + make_interval(mins => ($4 + $5 * recent.bans)::integer), $2
+                    + make_interval(mins => ($4 + $5 * recent.bans)::integer), $2, $6
          FROM recent
          ON CONFLICT DO NOTHING
          RETURNING id, created_at, expiration",
@@ -199,16 +202,21 @@ async fn queue_ban(
     .bind(policy.fall_off_days)
     .bind(policy.initial_minutes)
     .bind(policy.modifier_minutes)
+    .bind(organization_id)
     .fetch_optional(&mut *conn)
     .await?;
     Ok(row.map(|(id, created_at, expiration)| MemberRestriction {
         id,
         user_id: player,
+        organization_id,
         restriction_type: RestrictionType::QueueBan,
         reason: "Did not check in to a popped scrim".to_owned(),
         created_at,
         expiration,
         scrim_id: Some(scrim_id),
+        manual_expiration: None,
+        manual_expiration_reason: None,
+        forgiven: false,
     }))
 }
 

@@ -75,6 +75,93 @@ const MATRIX: &[TableGrants] = &[
         ],
     ),
     ("core.member_restrictions_id_seq", NOBODY),
+    // Core's league data (V6): core_events alone; the other services read the views below.
+    ("core.organizations", CORE_WRITES),
+    ("core.organizations_id_seq", CORE_MOVES_SEQUENCE),
+    ("core.organization_setting_keys", CORE_READS),
+    ("core.organization_setting_values", CORE_OWNS),
+    ("core.platform_configuration", CORE_READS_AND_UPDATES),
+    ("core.users", CORE_WRITES),
+    ("core.users_id_seq", CORE_MOVES_SEQUENCE),
+    ("core.members", CORE_WRITES),
+    ("core.members_id_seq", CORE_MOVES_SEQUENCE),
+    ("core.platforms", CORE_READS),
+    ("core.member_platform_accounts", CORE_OWNS),
+    ("core.member_platform_accounts_id_seq", NOBODY),
+    ("core.games", CORE_WRITES),
+    ("core.games_id_seq", CORE_MOVES_SEQUENCE),
+    ("core.game_mode_definitions", CORE_WRITES),
+    ("core.game_mode_definitions_id_seq", CORE_MOVES_SEQUENCE),
+    ("core.skill_group_definitions", CORE_WRITES),
+    ("core.skill_group_definitions_id_seq", CORE_MOVES_SEQUENCE),
+    ("core.players", CORE_WRITES),
+    ("core.players_id_seq", CORE_MOVES_SEQUENCE),
+    ("core.franchises", CORE_WRITES),
+    ("core.franchises_id_seq", CORE_MOVES_SEQUENCE),
+    ("core.teams", CORE_OWNS),
+    ("core.teams_id_seq", CORE_MOVES_SEQUENCE),
+    ("core.roster_slots", CORE_OWNS),
+    (
+        "core.franchise_staff_appointments",
+        &[(CoreEvents, &[Select, Insert, Delete])],
+    ),
+    ("core.league_matches", CORE_WRITES),
+    ("core.league_matches_id_seq", CORE_MOVES_SEQUENCE),
+    // Saved results: written once, never changed (matches: rated_at by the rating job).
+    ("core.scrim_metas", CORE_APPENDS),
+    ("core.scrim_metas_id_seq", NOBODY),
+    ("core.matches", CORE_WRITES),
+    ("core.matches_id_seq", NOBODY),
+    ("core.rounds", CORE_APPENDS),
+    ("core.rounds_id_seq", NOBODY),
+    ("core.team_stat_lines", CORE_APPENDS),
+    ("core.team_stat_lines_id_seq", NOBODY),
+    ("core.player_stat_lines", CORE_APPENDS),
+    ("core.player_stat_lines_id_seq", NOBODY),
+    ("core.eligibility_points", CORE_APPENDS),
+    ("core.player_ratings", CORE_WRITES),
+    ("core.rating_history", CORE_APPENDS),
+    // Live views.
+    ("core.scrim_metrics", CORE_READS_AND_UPDATES),
+    ("core.live_submissions", CORE_OWNS),
+    // The views core publishes (DOMAIN §8), each to exactly its readers.
+    (
+        "core.player_directory",
+        &[(Submission, &[Select]), (Notifications, &[Select])],
+    ),
+    (
+        "core.organization_settings",
+        &[
+            (Matchmaking, &[Select]),
+            (Submission, &[Select]),
+            (Notifications, &[Select]),
+        ],
+    ),
+    (
+        "core.game_modes",
+        &[
+            (Matchmaking, &[Select]),
+            (Submission, &[Select]),
+            (Notifications, &[Select]),
+        ],
+    ),
+    (
+        "core.skill_groups",
+        &[(Submission, &[Select]), (Notifications, &[Select])],
+    ),
+    (
+        "core.match_participants",
+        &[(Submission, &[Select]), (Notifications, &[Select])],
+    ),
+    (
+        "core.franchise_staff",
+        &[(Submission, &[Select]), (Notifications, &[Select])],
+    ),
+    ("core.notification_skill_groups", NOTIFICATIONS_READ),
+    ("core.notification_franchises", NOTIFICATIONS_READ),
+    ("core.organization_branding", NOTIFICATIONS_READ),
+    ("core.platform_settings", NOTIFICATIONS_READ),
+    ("core.user_discord_ids", NOTIFICATIONS_READ),
     // Queues: the consumer reads, updates and deletes; producers only insert.
     ("matchmaking.checkin_timeouts", MATCHMAKING_OWNS),
     ("matchmaking.checkin_timeouts_id_seq", NOBODY),
@@ -137,6 +224,25 @@ const MATRIX: &[TableGrants] = &[
         &[(Notifications, QUEUE_CONTROL)],
     ),
     ("core.queue_state", &[(CoreEvents, QUEUE_CONTROL)]),
+    // Core's queues (V6): finalization and live views fed by submission; core's own jobs.
+    (
+        "core.ratified_submissions",
+        &[(CoreEvents, CONSUMER), (Submission, &[Insert])],
+    ),
+    ("core.ratified_submissions_id_seq", NOBODY),
+    ("core.ratified_submissions_dead", &[(CoreEvents, CONSUMER)]),
+    (
+        "core.submission_events",
+        &[(CoreEvents, CONSUMER), (Submission, &[Insert])],
+    ),
+    ("core.submission_events_id_seq", NOBODY),
+    ("core.submission_events_dead", &[(CoreEvents, CONSUMER)]),
+    ("core.rating_jobs", &[(CoreEvents, CONSUMER)]),
+    ("core.rating_jobs_id_seq", NOBODY),
+    ("core.rating_jobs_dead", &[(CoreEvents, CONSUMER)]),
+    ("core.restriction_expiries", &[(CoreEvents, CONSUMER)]),
+    ("core.restriction_expiries_id_seq", NOBODY),
+    ("core.restriction_expiries_dead", &[(CoreEvents, CONSUMER)]),
 ];
 
 /// What a schema's consumer may do with its queues' control rows.
@@ -146,15 +252,29 @@ const QUEUE_CONTROL: &[Privilege] = &[Select, Update];
 const CONSUMER: &[Privilege] = &[Select, Insert, Update, Delete];
 const MATCHMAKING_OWNS: &[(ServiceRole, &[Privilege])] = &[(Matchmaking, CONSUMER)];
 const NOBODY: &[(ServiceRole, &[Privilege])] = &[];
+/// Core's league tables: core_events reads and writes them, never deletes (history refers to them).
+const CORE_WRITES: &[(ServiceRole, &[Privilege])] = &[(CoreEvents, &[Select, Insert, Update])];
+/// Core tables whose rows come and go (accounts, roster slots, setting values...).
+const CORE_OWNS: &[(ServiceRole, &[Privilege])] = &[(CoreEvents, CONSUMER)];
+/// Rows written once and never changed (saved results, rating history).
+const CORE_APPENDS: &[(ServiceRole, &[Privilege])] = &[(CoreEvents, &[Select, Insert])];
+/// Rows made by the migration that core only reads.
+const CORE_READS: &[(ServiceRole, &[Privilege])] = &[(CoreEvents, &[Select])];
+const CORE_READS_AND_UPDATES: &[(ServiceRole, &[Privilege])] = &[(CoreEvents, &[Select, Update])];
+/// An id sequence core moves past imported ids (setval needs UPDATE on the sequence).
+const CORE_MOVES_SEQUENCE: &[(ServiceRole, &[Privilege])] = &[(CoreEvents, &[Update])];
+/// Views only notifications reads.
+const NOTIFICATIONS_READ: &[(ServiceRole, &[Privilege])] = &[(Notifications, &[Select])];
 
 /// Schemas each role may use (USAGE). No role may CREATE in any schema.
 fn usable_schemas(role: ServiceRole) -> &'static [&'static str] {
     match role {
         // Matchmaking publishes into core's and notifications' queues and reads queue bans.
         Matchmaking => &["public", "matchmaking", "core", "notifications"],
-        // Submission publishes into matchmaking's queue.
-        Submission => &["public", "submission", "matchmaking"],
-        Notifications => &["public", "notifications"],
+        // Submission publishes into matchmaking's and core's queues and reads core's views.
+        Submission => &["public", "submission", "matchmaking", "core"],
+        // Notifications reads core's views.
+        Notifications => &["public", "notifications", "core"],
         // Core publishes into matchmaking's and notifications' queues.
         CoreEvents => &["public", "core", "matchmaking", "notifications"],
     }
@@ -308,6 +428,15 @@ async fn operations_outside_the_matrix_fail_with_permission_denied_and_the_other
                     Err(sqlx::Error::Database(err)) if err.code().as_deref() == Some("42501")
                         && err.message().starts_with("permission denied")
                 );
+                // A view that joins tables cannot be written at all, whoever asks (the rewriter
+                // refuses before any permission check): as good as denied.
+                let impossible = matches!(
+                    &outcome,
+                    Err(sqlx::Error::Database(err)) if err.code().as_deref() == Some("55000")
+                        && err.message().starts_with("cannot ")
+                        && err.message().contains(" view ")
+                );
+                let denied = denied || impossible;
                 // Any other error (a NOT NULL violation from DEFAULT VALUES, say) means the
                 // permission check passed.
                 let should_be_allowed = expected(table, role).contains(&privilege);
@@ -415,9 +544,9 @@ async fn matchmaking_sees_and_writes_only_queue_bans_among_member_restrictions()
     let test_db = TestDb::new().await;
     let core = test_db.pool_as(CoreEvents).await;
     sqlx::query(
-        "INSERT INTO core.member_restrictions (user_id, type, reason, expiration)
-         VALUES (1, 'RATIFICATION_BAN', 'core wrote it', now() + interval '1 day'),
-                (1, 'QUEUE_BAN', 'core wrote it', now() + interval '1 day')",
+        "INSERT INTO core.member_restrictions (user_id, organization_id, type, reason, expiration)
+         VALUES (1, 1, 'RATIFICATION_BAN', 'core wrote it', now() + interval '1 day'),
+                (1, 1, 'QUEUE_BAN', 'core wrote it', now() + interval '1 day')",
     )
     .execute(&core)
     .await
@@ -430,21 +559,45 @@ async fn matchmaking_sees_and_writes_only_queue_bans_among_member_restrictions()
         .expect("matchmaking reads");
     assert_eq!(visible, ["QUEUE_BAN"]);
     sqlx::query(
-        "INSERT INTO core.member_restrictions (user_id, type, reason, expiration)
-         VALUES (2, 'QUEUE_BAN', 'missed check-in', now() + interval '1 day')",
+        "INSERT INTO core.member_restrictions (user_id, organization_id, type, reason, expiration)
+         VALUES (2, 1, 'QUEUE_BAN', 'missed check-in', now() + interval '1 day')",
     )
     .execute(&matchmaking)
     .await
     .expect("matchmaking writes a queue ban");
-    let refused = sqlx::query(
+    for (what, statement) in [
+        (
+            "another type",
+            "INSERT INTO core.member_restrictions (user_id, organization_id, type, reason, expiration)
+             VALUES (2, 1, 'RATIFICATION_BAN', 'not its business', now() + interval '1 day')",
+        ),
+        (
+            "a ban already lifted",
+            "INSERT INTO core.member_restrictions (user_id, organization_id, type, reason, expiration,
+                 manually_expired_at, manual_expiration_reason, forgiven)
+             VALUES (2, 1, 'QUEUE_BAN', 'missed check-in', now() + interval '1 day', now(), 'x', true)",
+        ),
+    ] {
+        let refused = sqlx::query(statement)
+            .execute(&matchmaking)
+            .await
+            .expect_err(what);
+        assert!(
+            refused.to_string().contains("row-level security"),
+            "{what}: {refused}"
+        );
+    }
+    let without_organization = sqlx::query(
         "INSERT INTO core.member_restrictions (user_id, type, reason, expiration)
-         VALUES (2, 'RATIFICATION_BAN', 'not its business', now() + interval '1 day')",
+         VALUES (3, 'QUEUE_BAN', 'missed check-in', now() + interval '1 day')",
     )
     .execute(&matchmaking)
     .await
-    .expect_err("row-level security refuses other types");
+    .expect_err("a new restriction belongs to an organization");
     assert!(
-        refused.to_string().contains("row-level security"),
-        "{refused}"
+        without_organization
+            .to_string()
+            .contains("restrictions_belong_to_an_organization"),
+        "{without_organization}"
     );
 }

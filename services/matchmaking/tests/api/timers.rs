@@ -85,11 +85,14 @@ async fn repeated_bans_grow_by_the_modifier() {
         app.fill(&scrim, 1).await;
         app.check_in(&scrim, 100 + round).await;
         app.run_timers_after(ELEVEN_MINUTES).await;
-        // Lift the ban by hand so the player can queue again (as an admin would).
-        sqlx::query("UPDATE core.member_restrictions SET manually_expired_at = now()")
-            .execute(&app.owner)
-            .await
-            .expect("lift");
+        // End the ban by hand, unforgiven, so the player can queue again and it still counts.
+        sqlx::query(
+            "UPDATE core.member_restrictions
+             SET manually_expired_at = now(), manual_expiration_reason = 'ended by the test'",
+        )
+        .execute(&app.owner)
+        .await
+        .expect("lift");
     }
     let lengths: Vec<f64> = sqlx::query_scalar(
         "SELECT extract(epoch FROM expiration - created_at)::float8 / 60 FROM core.member_restrictions
