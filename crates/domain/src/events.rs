@@ -101,6 +101,22 @@ pub struct SubmissionRejection {
     pub reason: String,
 }
 
+impl RestrictionType {
+    /// The database's and the wire's spelling.
+    pub fn code(self) -> &'static str {
+        match self {
+            RestrictionType::QueueBan => "QUEUE_BAN",
+            RestrictionType::RatificationBan => "RATIFICATION_BAN",
+        }
+    }
+
+    pub fn from_code(code: &str) -> Option<Self> {
+        [RestrictionType::QueueBan, RestrictionType::RatificationBan]
+            .into_iter()
+            .find(|kind| kind.code() == code)
+    }
+}
+
 impl SubmissionRejection {
     /// Rejections at which the scrim is locked for an admin to look at (DOMAIN §2.7).
     pub const LOCK_THRESHOLD: u32 = 3;
@@ -114,7 +130,7 @@ pub struct SubmissionReset {
 }
 
 /// The kinds of member restriction.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum RestrictionType {
     QueueBan,
@@ -123,7 +139,7 @@ pub enum RestrictionType {
 
 /// A member restriction (a queue ban when a player missed a check-in). It belongs to the member
 /// of one organization: the user `userId` in organization `organizationId`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct MemberRestriction {
     pub id: i64,

@@ -1,3 +1,3 @@
 fn main() -> std::process::ExitCode {
-    service_kit::run_cli(core_events::SPEC, core_events::routes)
+    service_kit::run_cli_with::<_, core_events::Commands>(core_events::SPEC, core_events::routes)
 }
