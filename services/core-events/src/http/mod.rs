@@ -2,10 +2,12 @@
 //! routes (ratings, restrictions, live metrics) a caller token (DOMAIN §7). Handlers are thin:
 //! they open a transaction, call one operation, and commit.
 
-mod admin;
+mod league;
+mod operations;
 mod reads;
 
-use admin::AdminApi;
+use league::LeagueApi;
+use operations::OperationsApi;
 use reads::ReadApi;
 
 use std::sync::Arc;
@@ -27,7 +29,9 @@ use crate::error::{CoreError, Result, invalid, not_found, rule};
 
 pub fn router(core: CoreEvents, access: Arc<AccessConfig>) -> Router {
     let max_body = core.settings.max_body_bytes;
-    let admin = admin::routes().route_layer(from_fn_with_state(access.clone(), require_admin));
+    let admin = league::routes()
+        .merge(operations::routes())
+        .route_layer(from_fn_with_state(access.clone(), require_admin));
     let reads = reads::routes().route_layer(from_fn_with_state(access, require_caller));
     Router::new()
         .merge(admin)
@@ -125,7 +129,8 @@ pub struct ApiDoc;
 /// This API's OpenAPI document: the admin and read routes with the shared components.
 pub fn openapi_document() -> utoipa::openapi::OpenApi {
     let mut document = ApiDoc::openapi();
-    document.merge(AdminApi::openapi());
+    document.merge(LeagueApi::openapi());
+    document.merge(OperationsApi::openapi());
     document.merge(ReadApi::openapi());
     document
 }

@@ -4,6 +4,7 @@
 
 mod access;
 mod common;
+mod failures;
 mod finalization;
 mod fixtures;
 mod import;
