@@ -5,7 +5,8 @@
 # Credentials never appear here: they are rendered from Nomad variables, which only this job's
 # tasks can read (see docs/ARCHITECTURE.md, "Deployment"):
 #
-#   nomad/jobs/core-events                      database_password
+#   nomad/jobs/core-events                      database_password, admin_token, gateway_token,
+#                                               discord_bot_token (the callers' tokens)
 #   nomad/jobs/core-events/core-events/migrate  scrim_owner_password (the migrate task only)
 #
 # The roles themselves are created by nomad/provision-roles.nomad.hcl.
@@ -152,6 +153,9 @@ job "core-events" {
         data        = <<-EOT
           {{ with nomadVar "nomad/jobs/core-events" -}}
           CORE_EVENTS_DATABASE__PASSWORD={{ .database_password }}
+          CORE_EVENTS_ACCESS__ADMIN_TOKEN={{ .admin_token }}
+          CORE_EVENTS_ACCESS__CALLER_TOKENS__GATEWAY={{ .gateway_token }}
+          CORE_EVENTS_ACCESS__CALLER_TOKENS__DISCORD_BOT={{ .discord_bot_token }}
           {{- end }}
         EOT
       }

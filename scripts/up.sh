@@ -4,7 +4,8 @@
 # 1. PostgreSQL: the server in $DATABASE_URL (a superuser URL, postgres://user[:pw]@host[:port]/db)
 #    when set, else the development cluster in .local/pg (created on first use, then reused).
 # 2. The `scrims` database (SCRIMS_DB to change it) with the roles provisioned and the schema
-#    migrated, using the public development passwords in deploy/dev.env.
+#    migrated, using the public development passwords in deploy/dev.env; then the demo league
+#    (deploy/demo-league.json) imported by `core-events import`.
 # 3. The four services, their logs interleaved with a [name] prefix, until Ctrl-C stops them all.
 #
 # `scripts/up.sh --migrate-only` (`just migrate`) stops after step 2.
@@ -58,6 +59,11 @@ if $migrate_only; then
   say "schema migrated in $db_name"
   exit 0
 fi
+
+# The demo league (its players own the replay fixtures' accounts). Importing it again changes
+# nothing, so every `just up` runs it; records changed through the admin API since are put back.
+target/debug/core-events import deploy/demo-league.json >/dev/null
+say "demo league loaded (deploy/demo-league.json)"
 
 pids=()
 stop_all() {

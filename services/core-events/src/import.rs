@@ -67,7 +67,7 @@ pub struct Rejected {
 #[derive(Debug, thiserror::Error)]
 pub enum ImportError {
     /// The file is wrong: nothing was imported.
-    #[error("the league file was rejected, nothing was imported: {0}")]
+    #[error("the league file was rejected, nothing was imported")]
     Rejected(#[from] Rejected),
     /// The import failed for another reason (the database): nothing was imported.
     #[error("the import failed, nothing was imported")]

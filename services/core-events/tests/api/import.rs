@@ -1,10 +1,18 @@
 //! `core-events import`: a whole league in one transaction, idempotent, and all-or-nothing.
 
-use core_events::import::{ImportArgs, ImportError};
+use core_events::import::{ImportArgs, ImportError, Rejected, Summary};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::common::{TestApp, demo_league_json};
+
+/// The rejection of a file (any other outcome fails the test).
+fn rejection(outcome: Result<Summary, ImportError>) -> Rejected {
+    match outcome {
+        Err(ImportError::Rejected(rejected)) => rejected,
+        other => panic!("a rejection, not {other:?}"),
+    }
+}
 
 fn demo() -> Value {
     serde_json::from_str(&demo_league_json()).expect("the demo league is JSON")
@@ -105,10 +113,7 @@ async fn a_bad_record_rejects_the_whole_file_naming_its_path_and_reason() {
     let mut league = demo();
     // The fourth player's skill group does not exist.
     league["players"][3]["skillGroupId"] = json!(99);
-    let rejected = app.import(&league.to_string()).await.expect_err("rejected");
-    let ImportError::Rejected(rejected) = rejected else {
-        panic!("a rejection, not {rejected:?}");
-    };
+    let rejected = rejection(app.import(&league.to_string()).await);
     assert_eq!(rejected.path, "$.players[3]");
     assert!(rejected.reason.contains("skill group 99"), "{rejected}");
     for table in [
@@ -130,22 +135,16 @@ async fn a_malformed_value_is_named_by_its_json_path() {
     let app = TestApp::spawn().await;
     let mut league = demo();
     league["users"][2]["discordId"] = json!("not-a-snowflake");
-    let rejected = app.import(&league.to_string()).await.expect_err("rejected");
-    let ImportError::Rejected(rejected) = rejected else {
-        panic!("a rejection, not {rejected:?}");
-    };
+    let rejected = rejection(app.import(&league.to_string()).await);
     assert_eq!(rejected.path, "$.users[2].discordId");
     assert!(rejected.reason.contains("Discord id"), "{rejected}");
 
     let mut league = demo();
     league["members"][0]["name"] = json!("nul\u{0}byte");
-    let rejected = app
-        .import(&league.to_string())
-        .await
-        .expect_err("a NUL byte is refused");
-    assert!(
-        rejected.to_string().contains("$.members[0].name"),
-        "{rejected}"
+    let rejected = rejection(app.import(&league.to_string()).await);
+    assert_eq!(
+        rejected.path, "$.members[0].name",
+        "a NUL byte is refused: {rejected}"
     );
     assert_eq!(app.count("SELECT count(*) FROM core.users").await, 0);
 }
@@ -156,24 +155,17 @@ async fn a_platform_account_listed_twice_or_a_missing_id_rejects_the_file() {
     let mut league = demo();
     let account = league["members"][0]["accounts"][0].clone();
     league["members"][1]["accounts"] = json!([account]);
-    let rejected = app.import(&league.to_string()).await.expect_err("rejected");
-    assert!(
-        rejected.to_string().contains("$.members[1].accounts[0]"),
-        "{rejected}"
-    );
+    let rejected = rejection(app.import(&league.to_string()).await);
+    assert_eq!(rejected.path, "$.members[1].accounts[0]", "{rejected}");
 
     let mut league = demo();
     league["franchises"][2]
         .as_object_mut()
         .expect("object")
         .remove("id");
-    let rejected = app.import(&league.to_string()).await.expect_err("rejected");
-    assert!(
-        rejected
-            .to_string()
-            .contains("$.franchises[2]: every record"),
-        "{rejected}"
-    );
+    let rejected = rejection(app.import(&league.to_string()).await);
+    assert_eq!(rejected.path, "$.franchises[2]");
+    assert!(rejected.reason.contains("every record"), "{rejected}");
 }
 
 #[tokio::test]
