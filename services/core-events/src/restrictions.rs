@@ -179,17 +179,18 @@ async fn read(conn: &mut PgConnection, id: i64) -> Result<Restriction> {
 }
 
 /// An admin lifts a restriction: it ends now and is forgiven (it no longer lengthens the
-/// member's next queue ban). Lifting one that already ran out still forgives it; only one in
-/// force announces its expiry.
+/// member's next queue ban). Lifting one that already ran out still forgives it. The expiry is
+/// announced here unless it was announced already (a restriction that ran out moments ago but
+/// whose scheduled expiry has not run yet is announced now; its message then finds it lifted).
 pub async fn lift(conn: &mut PgConnection, id: i64, reason: &Reason) -> Result<Restriction> {
     let state: Option<(Option<DateTime<Utc>>, bool)> = sqlx::query_as(
-        "SELECT manually_expired_at, (expiry_announced_at IS NULL AND expiration > now())
+        "SELECT manually_expired_at, expiry_announced_at IS NULL
          FROM core.member_restrictions WHERE id = $1 AND organization_id IS NOT NULL FOR UPDATE",
     )
     .bind(id)
     .fetch_optional(&mut *conn)
     .await?;
-    let Some((lifted_at, in_force)) = state else {
+    let Some((lifted_at, unannounced)) = state else {
         return Err(not_found(format!("restriction {id}")));
     };
     if lifted_at.is_some() {
@@ -207,11 +208,11 @@ pub async fn lift(conn: &mut PgConnection, id: i64, reason: &Reason) -> Result<R
     )
     .bind(id)
     .bind(reason.as_str())
-    .bind(in_force)
+    .bind(unannounced)
     .fetch_one(&mut *conn)
     .await?;
     let restriction = read(conn, id).await?;
-    if in_force {
+    if unannounced {
         pg_queue::consume::cancel(
             &mut *conn,
             RestrictionDue::TABLE,

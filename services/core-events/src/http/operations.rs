@@ -122,7 +122,8 @@ async fn create_restriction(
 }
 
 /// Lifts a restriction with a reason: it ends now and is forgiven (it does not count toward the
-/// member's next queue ban); publishes member.restrictionExpired if it was in force.
+/// member's next queue ban); publishes member.restrictionExpired unless its expiry was announced
+/// already.
 #[utoipa::path(post, path = "/admin/restrictions/{id}/lift", tag = "restrictions",
     request_body = Lift, params(("id" = i64, Path)), security(("admin_token" = [])),
     responses((status = 200, body = Restriction),

@@ -252,3 +252,32 @@ async fn an_admin_restriction_is_announced_listed_and_expires() {
         .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
 }
+
+#[tokio::test]
+async fn lifting_a_ban_that_ran_out_forgives_it_without_a_second_announcement() {
+    let app = TestApp::with_demo_league().await;
+    let ban = ban_from_matchmaking(&app, 5, 10).await;
+    app.run_member_events().await;
+    app.run_expiries_after(Duration::from_secs(11 * 60)).await;
+    assert_eq!(
+        app.topics("notifications.member_events").await,
+        ["member.restrictionExpired"]
+    );
+    let (status, lifted) = app
+        .admin(
+            Method::POST,
+            &format!("/admin/restrictions/{}/lift", ban.id),
+            json!({"reason": "it was our fault"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{lifted}");
+    assert_eq!(
+        lifted["forgiven"], true,
+        "forgiven: it no longer counts toward the next ban"
+    );
+    assert_eq!(
+        app.topics("notifications.member_events").await.len(),
+        1,
+        "announced once"
+    );
+}
