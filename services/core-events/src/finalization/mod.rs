@@ -46,7 +46,15 @@ impl From<sqlx::Error> for SaveError {
                     .any(|class| code.starts_with(class))
                     || code == "55P03"
             }),
-            _ => true,
+            // The connection, not the data.
+            sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::Protocol(_)
+            | sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::WorkerCrashed => true,
+            // A row that is not there, a value that does not decode: the data again.
+            _ => false,
         };
         if transient {
             SaveError::Transient(anyhow::Error::new(error))
@@ -219,4 +227,21 @@ fn check_shape(event: &SubmissionRatified) -> Result<(), SaveError> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_lost_connection_may_pass_but_missing_data_will_not() {
+        assert!(matches!(
+            SaveError::from(sqlx::Error::PoolTimedOut),
+            SaveError::Transient(_)
+        ));
+        assert!(matches!(
+            SaveError::from(sqlx::Error::RowNotFound),
+            SaveError::Invalid(_)
+        ));
+    }
 }
