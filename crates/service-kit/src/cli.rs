@@ -187,3 +187,35 @@ async fn migrate(spec: ServiceSpec, database: &db::DatabaseConfig) -> anyhow::Re
     );
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A service's own commands, as a service declares them.
+    #[derive(Debug, Subcommand)]
+    enum Extra {
+        /// Load a file.
+        Import { file: PathBuf },
+    }
+
+    #[test]
+    fn a_service_command_parses_beside_the_shared_ones() {
+        let cli = Cli::<Extra>::try_parse_from(["svc", "import", "league.json"]).expect("parses");
+        assert!(matches!(
+            cli.command,
+            Some(Command::Service(Extra::Import { file })) if file == std::path::Path::new("league.json")
+        ));
+        let cli =
+            Cli::<Extra>::try_parse_from(["svc", "--config", "x.toml", "migrate"]).expect("parses");
+        assert!(matches!(cli.command, Some(Command::Migrate)));
+        assert_eq!(cli.config, Some(PathBuf::from("x.toml")));
+    }
+
+    #[test]
+    fn a_service_without_commands_refuses_unknown_ones() {
+        assert!(Cli::<NoCommands>::try_parse_from(["svc", "import", "league.json"]).is_err());
+        let cli = Cli::<NoCommands>::try_parse_from(["svc"]).expect("parses");
+        assert!(cli.command.is_none(), "serve is the default");
+    }
+}
