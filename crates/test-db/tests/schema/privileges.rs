@@ -261,8 +261,8 @@ const CORE_APPENDS: &[(ServiceRole, &[Privilege])] = &[(CoreEvents, &[Select, In
 /// Rows made by the migration that core only reads.
 const CORE_READS: &[(ServiceRole, &[Privilege])] = &[(CoreEvents, &[Select])];
 const CORE_READS_AND_UPDATES: &[(ServiceRole, &[Privilege])] = &[(CoreEvents, &[Select, Update])];
-/// An id sequence core moves past imported ids (setval needs UPDATE on the sequence).
-const CORE_MOVES_SEQUENCE: &[(ServiceRole, &[Privilege])] = &[(CoreEvents, &[Update])];
+/// An id sequence core moves past imported ids (reads its position; setval needs UPDATE).
+const CORE_MOVES_SEQUENCE: &[(ServiceRole, &[Privilege])] = &[(CoreEvents, &[Select, Update])];
 /// Views only notifications reads.
 const NOTIFICATIONS_READ: &[(ServiceRole, &[Privilege])] = &[(Notifications, &[Select])];
 

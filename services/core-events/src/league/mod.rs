@@ -132,13 +132,19 @@ const IMPORTED_ID_TABLES: [&str; 10] = [
     "league_matches",
 ];
 
-/// Moves every id sequence at or past the largest id in its table (never backwards, so an id
-/// handed out to a concurrent transaction is never handed out again).
+/// Moves every id sequence past the largest id in its table when it is behind it (never
+/// backwards, so an id handed out to a concurrent transaction is never handed out again, and
+/// not at all when it is ahead, so an unchanged import leaves the sequences as they were).
 pub async fn sync_id_sequences(conn: &mut PgConnection) -> Result<()> {
     for table in IMPORTED_ID_TABLES {
+        // The next id the sequence would give is last_value + 1, or last_value before its first
+        // use (is_called false).
         let sql = format!(
-            "SELECT setval('core.{table}_id_seq', greatest(max(id), nextval('core.{table}_id_seq')))
-             FROM core.{table}"
+            "SELECT setval('core.{table}_id_seq', largest)
+             FROM (SELECT max(id) AS largest FROM core.{table}) t,
+                  (SELECT CASE WHEN is_called THEN last_value ELSE last_value - 1 END AS given
+                   FROM core.{table}_id_seq) s
+             WHERE largest > given"
         );
         sqlx::query(AssertSqlSafe(sql)).execute(&mut *conn).await?;
     }

@@ -90,10 +90,26 @@ async fn importing_the_same_file_twice_changes_nothing() {
     let before = snapshot(&app).await;
     let events_before = app.events("notifications.member_events").await.len();
 
+    let sequence = |app: &TestApp| {
+        let owner = app.owner.clone();
+        async move {
+            sqlx::query_scalar::<_, i64>("SELECT last_value FROM core.players_id_seq")
+                .fetch_one(&owner)
+                .await
+                .expect("sequence")
+        }
+    };
+    let position = sequence(&app).await;
+
     let summary = app
         .import(&demo_league_json())
         .await
         .expect("second import");
+    assert_eq!(
+        sequence(&app).await,
+        position,
+        "the id sequences did not move"
+    );
     assert!(
         !summary.changed(),
         "nothing is created or updated: {summary}"
