@@ -51,7 +51,7 @@ pub fn routes(context: ServiceContext<Settings>) -> Router {
         settings: context.settings.clone(),
     };
     if core.settings.workers {
-        workers::start(&core, &context.background);
+        workers::start(&core, &context.workers_pool, &context.background);
     }
     http::router(core, context.access)
 }

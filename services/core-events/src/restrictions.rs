@@ -8,7 +8,7 @@
 
 use chrono::{DateTime, Utc};
 use domain::events::{MemberRestriction, RestrictionType};
-use pg_queue::{EnqueueOptions, HandlerError, MessageContext, Queue, QueueTable};
+use pg_queue::{EnqueueOptions, Enqueued, HandlerError, MessageContext, Queue, QueueTable};
 use serde::{Deserialize, Serialize};
 use sqlx::PgConnection;
 use utoipa::ToSchema;
@@ -144,6 +144,7 @@ pub async fn create(
     .await?;
     let id = id.ok_or_else(|| not_found(format!("member {member}")))?;
     let restriction = read(conn, id).await?;
+    // A new restriction's expiry cannot be waiting already.
     schedule_expiry(conn, restriction.id, restriction.expiration).await?;
     events::restriction_created(conn, &restriction.event()).await?;
     Ok(restriction)
@@ -224,24 +225,32 @@ pub async fn lift(conn: &mut PgConnection, id: i64, reason: &Reason) -> Result<R
     Ok(restriction)
 }
 
-/// Schedules the expiry of restriction `id` at `expiration` (once per expiration: the dedup key
-/// makes a repeat a no-op while the message waits).
+/// Schedules the expiry of restriction `id` at `expiration`, once per expiration: while that
+/// message waits, a repeat is skipped (and a repeat after it ran finds the expiry announced).
+/// Returns whether a message was written.
 pub async fn schedule_expiry(
     conn: &mut PgConnection,
     id: i64,
     expiration: DateTime<Utc>,
-) -> Result<()> {
+) -> Result<bool> {
     let due = RestrictionDue {
         restriction_id: id,
         expiration,
     };
-    pg_queue::enqueue_with(
+    let enqueued = pg_queue::enqueue_with(
         conn,
         &due,
         EnqueueOptions::at(expiration).dedup_key(expiry_key(id, expiration)),
     )
     .await?;
-    Ok(())
+    match enqueued {
+        Enqueued::Inserted => Ok(true),
+        // The same expiry is waiting already.
+        Enqueued::Skipped => Ok(false),
+        Enqueued::Replaced => Err(crate::error::CoreError::Internal(anyhow::anyhow!(
+            "an expiry was replaced, which this enqueue never asks for"
+        ))),
+    }
 }
 
 /// Core learns of a restriction another service created (`member.restrictionCreated` from
@@ -256,7 +265,12 @@ pub async fn learned_of(conn: &mut PgConnection, restriction: &MemberRestriction
     .fetch_optional(&mut *conn)
     .await?;
     if let Some(expiration) = pending {
-        schedule_expiry(conn, restriction.id, expiration).await?;
+        let scheduled = schedule_expiry(conn, restriction.id, expiration).await?;
+        tracing::debug!(
+            restriction.id = restriction.id,
+            scheduled,
+            "learned of a restriction"
+        );
     }
     Ok(())
 }

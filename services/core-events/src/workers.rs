@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use pg_queue::{HandlerError, MessageContext, QueueOptions, QueueWorker, RetryPolicy, Worker};
 use service_kit::Background;
+use sqlx::PgPool;
 
 use crate::CoreEvents;
 use crate::consumers::{self, MemberEvent, RatifiedSubmission, ScrimEvent, SubmissionEvent};
@@ -110,8 +111,11 @@ impl pg_queue::Handler<RestrictionDue> for Handlers {
     }
 }
 
-pub fn start(core: &CoreEvents, background: &Background) {
-    let pool = core.pool.clone();
+/// Starts the queue workers on `workers_pool`, the workers' own connections (seven slots with
+/// the default settings, and the listener): busy queues never take the connections requests
+/// need.
+pub fn start(core: &CoreEvents, workers_pool: &PgPool, background: &Background) {
+    let pool = workers_pool.clone();
     let finalization = finalization_options(core.settings.finalization_concurrency);
     let finalizer = Finalizer {
         retry: finalization.retry,

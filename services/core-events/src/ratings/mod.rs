@@ -12,7 +12,7 @@ pub mod elo;
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use pg_queue::{EnqueueOptions, HandlerError, MessageContext, Queue, QueueTable};
+use pg_queue::{EnqueueOptions, Enqueued, HandlerError, MessageContext, Queue, QueueTable};
 use serde::{Deserialize, Serialize};
 use sqlx::PgConnection;
 use utoipa::ToSchema;
@@ -34,13 +34,19 @@ impl Queue for RatingJob {
 
 /// Enqueues the rating of a saved match (in the transaction that saved it).
 pub async fn enqueue(conn: &mut PgConnection, match_id: i64) -> Result<()> {
-    pg_queue::enqueue_with(
+    let enqueued = pg_queue::enqueue_with(
         conn,
         &RatingJob { match_id },
         EnqueueOptions::default().dedup_key(format!("match:{match_id}")),
     )
     .await?;
-    Ok(())
+    match enqueued {
+        // Skipped: a job for this match is waiting already; the match is rated once either way.
+        Enqueued::Inserted | Enqueued::Skipped => Ok(()),
+        Enqueued::Replaced => Err(crate::error::CoreError::Internal(anyhow::anyhow!(
+            "a rating job was replaced, which this enqueue never asks for"
+        ))),
+    }
 }
 
 /// One player's line in one game: who, on which side.
