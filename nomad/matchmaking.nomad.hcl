@@ -5,7 +5,8 @@
 # Credentials never appear here: they are rendered from Nomad variables, which only this job's
 # tasks can read (see docs/ARCHITECTURE.md, "Deployment"):
 #
-#   nomad/jobs/matchmaking                      database_password, admin_token
+#   nomad/jobs/matchmaking                      database_password, admin_token, gateway_token,
+#                                               discord_bot_token (one caller token per gateway)
 #   nomad/jobs/matchmaking/matchmaking/migrate  scrim_owner_password (the migrate task only)
 #
 # The roles themselves are created by nomad/provision-roles.nomad.hcl.
@@ -152,7 +153,9 @@ job "matchmaking" {
         data        = <<-EOT
           {{ with nomadVar "nomad/jobs/matchmaking" -}}
           MATCHMAKING_DATABASE__PASSWORD={{ .database_password }}
-          MATCHMAKING_SERVICE__ADMIN_TOKEN={{ .admin_token }}
+          MATCHMAKING_ACCESS__ADMIN_TOKEN={{ .admin_token }}
+          MATCHMAKING_ACCESS__CALLER_TOKENS__GATEWAY={{ .gateway_token }}
+          MATCHMAKING_ACCESS__CALLER_TOKENS__DISCORD_BOT={{ .discord_bot_token }}
           {{- end }}
         EOT
       }

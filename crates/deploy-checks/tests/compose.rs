@@ -312,3 +312,28 @@ fn no_password_is_written_in_the_compose_file() {
         );
     }
 }
+
+/// `just up` and compose read deploy/dev.env: matchmaking's development tokens are there, in the
+/// `access` section the service reads (the old `SERVICE__ADMIN_TOKEN` would stop it at start).
+#[test]
+fn the_development_environment_gives_matchmaking_its_access_tokens() {
+    let env = read("deploy/dev.env").expect("deploy/dev.env");
+    let keys: Vec<&str> = env
+        .lines()
+        .filter(|line| !line.trim_start().starts_with('#'))
+        .filter_map(|line| line.split_once('=').map(|(key, _)| key.trim()))
+        .collect();
+    assert!(
+        keys.contains(&"MATCHMAKING_ACCESS__ADMIN_TOKEN"),
+        "{keys:?}"
+    );
+    assert!(
+        keys.iter()
+            .any(|key| key.starts_with("MATCHMAKING_ACCESS__CALLER_TOKENS__")),
+        "{keys:?}"
+    );
+    assert!(
+        !keys.iter().any(|key| key.contains("SERVICE__ADMIN_TOKEN")),
+        "{keys:?}"
+    );
+}

@@ -422,3 +422,25 @@ fn no_job_writes_a_password_literally() {
         }
     }
 }
+
+/// Matchmaking's tokens live in the `access` section (`service_kit::access`): the admin token and
+/// one caller token per gateway, rendered from the job's Nomad variables. The old
+/// `MATCHMAKING_SERVICE__ADMIN_TOKEN` would now be refused as an unknown setting at start.
+#[test]
+fn matchmaking_gets_its_admin_and_caller_tokens_from_nomad_variables() {
+    let file = job_file("matchmaking");
+    let job = labelled(&file, "job", "matchmaking");
+    let group = labelled(job, "group", "matchmaking");
+    let task = labelled(group, "task", "matchmaking");
+    let keys = rendered_keys(&rendered_env("matchmaking", task));
+    assert!(keys.contains("MATCHMAKING_ACCESS__ADMIN_TOKEN"), "{keys:?}");
+    let callers: Vec<&String> = keys
+        .iter()
+        .filter(|key| key.starts_with("MATCHMAKING_ACCESS__CALLER_TOKENS__"))
+        .collect();
+    assert!(callers.len() >= 2, "a token per gateway: {keys:?}");
+    assert!(
+        !keys.iter().any(|key| key.contains("SERVICE__ADMIN_TOKEN")),
+        "{keys:?}"
+    );
+}

@@ -1,8 +1,11 @@
 //! Team, game, lobby and group-code generation (DOMAIN §1.3-1.4).
 //!
-//! Every function is pure over an injected random generator: the service owns one
-//! `fastrand::Rng` (seedable from its configuration) and tests seed theirs with
-//! `fastrand::Rng::with_seed`, so one seed always gives the same teams, lobby and codes.
+//! Every function is pure over an injected random generator. Teams and games take a
+//! `fastrand::Rng`: the service owns one (seedable from its configuration) and tests seed theirs
+//! with `fastrand::Rng::with_seed`, so one seed always gives the same teams. Lobbies and group
+//! codes are secrets (a lobby password keeps strangers out of the match, a group code gates the
+//! invite window), so they take any [`Randomness`]: the service passes the operating system's
+//! generator, which a seed cannot reproduce; tests may pass a seeded `fastrand::Rng`.
 //!
 //! In every [`Game`] the order of the teams is random, so no team index is favoured (grouped
 //! players are not always on the first team), and the player ids inside a team are sorted:
@@ -254,6 +257,18 @@ fn add_neighbours(partitions: &mut Vec<Partition>) {
     }
 }
 
+/// A source of uniformly random choices.
+pub trait Randomness {
+    /// A uniformly random index below `bound` (which is at least 1).
+    fn below(&mut self, bound: usize) -> usize;
+}
+
+impl Randomness for fastrand::Rng {
+    fn below(&mut self, bound: usize) -> usize {
+        self.usize(..bound)
+    }
+}
+
 /// A game's teams in random order (players within each team stay sorted).
 fn finish(mut teams: Partition, rng: &mut fastrand::Rng) -> Vec<Vec<i32>> {
     rng.shuffle(&mut teams);
@@ -271,19 +286,22 @@ pub const PASSWORD_LENGTH: usize = 8;
 /// A private lobby for a starting scrim: two random words from a built-in list joined by a
 /// hyphen as its name (readable, and unlikely to clash with another lobby), and a random
 /// [`PASSWORD_LENGTH`]-character password of lowercase letters and digits.
-pub fn generate_lobby(rng: &mut fastrand::Rng) -> Lobby {
-    let mut word = || words::WORDS[rng.usize(..words::WORDS.len())];
-    let name = format!("{}-{}", word(), word());
+pub fn generate_lobby(rng: &mut impl Randomness) -> Lobby {
+    let first = words::WORDS[rng.below(words::WORDS.len())];
+    let second = words::WORDS[rng.below(words::WORDS.len())];
+    let name = format!("{first}-{second}");
     let password = (0..PASSWORD_LENGTH)
-        .map(|_| char::from(PASSWORD_ALPHABET[rng.usize(..PASSWORD_ALPHABET.len())]))
+        .map(|_| char::from(PASSWORD_ALPHABET[rng.below(PASSWORD_ALPHABET.len())]))
         .collect();
     Lobby { name, password }
 }
 
 /// A new group code (DOMAIN §1.3): [`GROUP_CODE_LENGTH`] random lowercase ASCII letters, short
 /// enough to share in a chat message.
-pub fn generate_group_code(rng: &mut fastrand::Rng) -> String {
-    (0..GROUP_CODE_LENGTH).map(|_| rng.lowercase()).collect()
+pub fn generate_group_code(rng: &mut impl Randomness) -> String {
+    (0..GROUP_CODE_LENGTH)
+        .map(|_| char::from(b'a' + rng.below(26) as u8))
+        .collect()
 }
 
 /// Whether `code` has the shape of a group code: exactly [`GROUP_CODE_LENGTH`] ASCII letters

@@ -55,11 +55,19 @@ impl PlayerName {
 impl TryFrom<String> for PlayerName {
     type Error = InvalidValue;
 
+    /// 1 to [`PlayerName::MAX_CHARS`] characters as sent, at least one of them visible, no control
+    /// characters (PostgreSQL cannot even store NUL); stored without surrounding whitespace. The
+    /// OpenAPI schema states the same rule, so what the document allows is what is accepted.
     fn try_from(name: String) -> Result<Self, Self::Error> {
+        if name.chars().any(char::is_control) {
+            return Err(InvalidValue(
+                "playerName must not contain control characters".to_owned(),
+            ));
+        }
         let trimmed = name.trim();
-        if trimmed.is_empty() || trimmed.chars().count() > Self::MAX_CHARS {
+        if trimmed.is_empty() || name.chars().count() > Self::MAX_CHARS {
             return Err(InvalidValue(format!(
-                "playerName must have 1 to {} characters",
+                "playerName must have 1 to {} characters, not all of them spaces",
                 Self::MAX_CHARS
             )));
         }
@@ -73,9 +81,45 @@ impl From<PlayerName> for String {
     }
 }
 
+/// How long a queued player waits for the scrim to pop before leaving it, in seconds: 0 to
+/// [`LeaveAfter::MAX_SECS`] (a week; a queue entry meant to outlive that is a mistake).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "crate::wire::Whole", into = "u32")]
+pub struct LeaveAfter(u32);
+
+impl LeaveAfter {
+    pub const MAX_SECS: u32 = 7 * 24 * 60 * 60;
+
+    pub fn secs(self) -> u32 {
+        self.0
+    }
+}
+
+impl TryFrom<i64> for LeaveAfter {
+    type Error = InvalidValue;
+
+    fn try_from(secs: i64) -> Result<Self, Self::Error> {
+        match u32::try_from(secs) {
+            Ok(secs) if secs <= Self::MAX_SECS => Ok(Self(secs)),
+            _ => Err(InvalidValue(format!(
+                "leaveAfter must be between 0 and {} seconds, not {secs}",
+                Self::MAX_SECS
+            ))),
+        }
+    }
+}
+
+crate::settings::from_whole!(LeaveAfter);
+
+impl From<LeaveAfter> for u32 {
+    fn from(value: LeaveAfter) -> Self {
+        value.0
+    }
+}
+
 /// The LFS team a player belongs to: 0 or 1.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(try_from = "i64", into = "u8")]
+#[serde(try_from = "crate::wire::Whole", into = "u8")]
 pub struct LfsTeam(u8);
 
 impl LfsTeam {
@@ -95,6 +139,8 @@ impl TryFrom<i64> for LfsTeam {
     }
 }
 
+crate::settings::from_whole!(LfsTeam);
+
 impl From<LfsTeam> for u8 {
     fn from(team: LfsTeam) -> Self {
         team.0
@@ -106,11 +152,13 @@ impl From<LfsTeam> for u8 {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct JoinOptions {
+    /// The core user id of the player joining.
+    #[serde(deserialize_with = "crate::wire::id")]
+    #[schema(minimum = 1, maximum = 2147483647)]
     pub player_id: PlayerId,
     pub player_name: PlayerName,
-    /// Seconds until the player leaves the queue if the scrim has not popped. An unsigned type,
-    /// so a negative value fails to parse.
-    pub leave_after: u32,
+    /// Seconds until the player leaves the queue if the scrim has not popped.
+    pub leave_after: LeaveAfter,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub create_group: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -120,7 +168,12 @@ pub struct JoinOptions {
     pub team: Option<LfsTeam>,
     /// The player's skill group, required to join a competitive scrim (which only accepts
     /// players of its own skill group). Supplied by the caller, which knows the player.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::wire::optional_id"
+    )]
+    #[schema(minimum = 1, maximum = 2147483647)]
     pub skill_group_id: Option<i32>,
 }
 
@@ -150,9 +203,17 @@ impl JoinOptions {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateScrim {
+    #[serde(deserialize_with = "crate::wire::id")]
+    #[schema(minimum = 1, maximum = 2147483647)]
     pub author_id: PlayerId,
+    #[serde(deserialize_with = "crate::wire::id")]
+    #[schema(minimum = 1, maximum = 2147483647)]
     pub organization_id: i32,
+    #[serde(deserialize_with = "crate::wire::id")]
+    #[schema(minimum = 1, maximum = 2147483647)]
     pub game_mode_id: i32,
+    #[serde(deserialize_with = "crate::wire::id")]
+    #[schema(minimum = 1, maximum = 2147483647)]
     pub skill_group_id: i32,
     pub settings: NewScrimSettings,
     pub join: JoinOptions,
@@ -162,9 +223,17 @@ pub struct CreateScrim {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateTestScrim {
+    #[serde(deserialize_with = "crate::wire::id")]
+    #[schema(minimum = 1, maximum = 2147483647)]
     pub author_id: PlayerId,
+    #[serde(deserialize_with = "crate::wire::id")]
+    #[schema(minimum = 1, maximum = 2147483647)]
     pub organization_id: i32,
+    #[serde(deserialize_with = "crate::wire::id")]
+    #[schema(minimum = 1, maximum = 2147483647)]
     pub game_mode_id: i32,
+    #[serde(deserialize_with = "crate::wire::id")]
+    #[schema(minimum = 1, maximum = 2147483647)]
     pub skill_group_id: i32,
     pub settings: NewScrimSettings,
 }
@@ -201,6 +270,11 @@ mod tests {
             r#"{"playerId":7,"playerName":"Ann","leaveAfter":1,"joinGroup":"abcdef"}"#,
             r#"{"playerId":7,"playerName":"Ann","leaveAfter":1,"team":2}"#,
             r#"{"playerId":7,"playerName":"Ann","leaveAfter":1,"extra":true}"#,
+            r#"{"playerId":7,"playerName":"A\u0000nn","leaveAfter":1}"#,
+            r#"{"playerId":7,"playerName":"Ann\n","leaveAfter":1}"#,
+            r#"{"playerId":7,"playerName":"Ann","leaveAfter":604801}"#,
+            r#"{"playerId":0,"playerName":"Ann","leaveAfter":1}"#,
+            r#"{"playerId":7.5,"playerName":"Ann","leaveAfter":1}"#,
         ] {
             assert!(join(bad).is_err(), "accepted {bad}");
         }

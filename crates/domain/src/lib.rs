@@ -9,11 +9,13 @@ mod schema;
 mod scrim;
 mod scrim_status;
 mod settings;
+pub mod wire;
 
 pub use error_name::ErrorName;
 pub use events::DomainEvent;
 pub use join::{
-    CreateScrim, CreateTestScrim, GroupChoice, GroupCode, JoinOptions, LfsTeam, PlayerName,
+    CreateScrim, CreateTestScrim, GroupChoice, GroupCode, JoinOptions, LeaveAfter, LfsTeam,
+    PlayerName,
 };
 pub use results::{
     GameResult, GameResults, ParserInfo, Platform, PlayerGameStats, ReplayInfo, ResultPlayer,

@@ -5,7 +5,7 @@ use utoipa::openapi::RefOr;
 use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
 use utoipa::{PartialSchema, ToSchema};
 
-use crate::{CheckinTimeout, GroupCode, LfsTeam, PlayerName, TeamCount, TeamSize};
+use crate::{CheckinTimeout, GroupCode, LeaveAfter, LfsTeam, PlayerName, TeamCount, TeamSize};
 
 fn integer(minimum: i64, maximum: i64, description: &str) -> RefOr<Schema> {
     ObjectBuilder::new()
@@ -36,6 +36,12 @@ integer_schema!(
     "Milliseconds popped players have to check in."
 );
 integer_schema!(LfsTeam, 0, 1, "The LFS team of the player.");
+integer_schema!(
+    LeaveAfter,
+    0,
+    i64::from(LeaveAfter::MAX_SECS),
+    "Seconds until the player leaves the queue if the scrim has not popped."
+);
 
 impl PartialSchema for GroupCode {
     fn schema() -> RefOr<Schema> {
@@ -48,12 +54,22 @@ impl PartialSchema for GroupCode {
 }
 impl ToSchema for GroupCode {}
 
+/// Control characters are U+0000-U+001F and U+007F-U+009F; whitespace as Rust's `trim` sees it.
+const PLAYER_NAME_PATTERN: &str = concat!(
+    r"^[^\x00-\x1f\x7f-\x9f]*",
+    r"[^\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]",
+    r"[^\x00-\x1f\x7f-\x9f]*$"
+);
+
 impl PartialSchema for PlayerName {
     fn schema() -> RefOr<Schema> {
         ObjectBuilder::new()
             .schema_type(Type::String)
             .min_length(Some(1))
             .max_length(Some(PlayerName::MAX_CHARS))
+            // No control characters, and at least one character that is not whitespace (what
+            // `PlayerName` checks; spelled with ranges, which every regex dialect reads).
+            .pattern(Some(PLAYER_NAME_PATTERN))
             .into()
     }
 }

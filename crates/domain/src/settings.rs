@@ -5,6 +5,24 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+/// Lets serde read a bounded integer from any whole JSON number (`2` or `2.0`), then check it.
+macro_rules! from_whole {
+    ($type:ty) => {
+        impl TryFrom<crate::wire::Whole> for $type {
+            type Error = InvalidValue;
+
+            fn try_from(value: crate::wire::Whole) -> Result<Self, Self::Error> {
+                Self::try_from(value.0)
+            }
+        }
+    };
+}
+pub(crate) use from_whole;
+
+from_whole!(TeamSize);
+from_whole!(TeamCount);
+from_whole!(CheckinTimeout);
+
 /// Why a value was refused. The message is shown to the client as is.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
@@ -12,7 +30,7 @@ pub struct InvalidValue(pub String);
 
 /// Players per team: 1 to [`TeamSize::MAX`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(try_from = "i64", into = "u8")]
+#[serde(try_from = "crate::wire::Whole", into = "u8")]
 pub struct TeamSize(u8);
 
 impl TeamSize {
@@ -46,7 +64,7 @@ impl From<TeamSize> for u8 {
 
 /// Teams per game: 2 to [`TeamCount::MAX`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(try_from = "i64", into = "u8")]
+#[serde(try_from = "crate::wire::Whole", into = "u8")]
 pub struct TeamCount(u8);
 
 impl TeamCount {
@@ -113,7 +131,7 @@ impl fmt::Display for ScrimMode {
 
 /// How long popped players have to check in, in milliseconds: 1 second to 1 hour.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(try_from = "i64", into = "i64")]
+#[serde(try_from = "crate::wire::Whole", into = "i64")]
 pub struct CheckinTimeout(i64);
 
 impl CheckinTimeout {

@@ -11,7 +11,12 @@ use serde_json::json;
 pub enum ScrimError {
     /// The request broke a rule of DOMAIN §1.3 (or was malformed): the client's to fix.
     #[error("{name}: {message}")]
-    Rule { name: ErrorName, message: String },
+    Rule {
+        name: ErrorName,
+        message: String,
+        /// The HTTP status: [`status_of`] the name, except for [`contradiction`]s.
+        status: StatusCode,
+    },
     /// Anything else: logged with its cause chain, answered as an opaque 500.
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
@@ -24,6 +29,18 @@ pub fn rule(name: ErrorName, message: impl Into<String>) -> ScrimError {
     ScrimError::Rule {
         name,
         message: message.into(),
+        status: status_of(name),
+    }
+}
+
+/// A request that matches the published schema but whose values contradict each other or the
+/// route (both `createGroup` and `joinGroup`; an LFS scrim without two teams): `InvalidRequest`,
+/// answered 422 rather than 400, which is kept for requests the schema itself refuses.
+pub fn contradiction(message: impl Into<String>) -> ScrimError {
+    ScrimError::Rule {
+        name: ErrorName::InvalidRequest,
+        message: message.into(),
+        status: StatusCode::UNPROCESSABLE_ENTITY,
     }
 }
 
@@ -84,6 +101,8 @@ pub fn status_of(name: ErrorName) -> StatusCode {
     match name {
         ScrimNotFound | ScrimSubmissionNotFound | GroupNotFound | NotFound => StatusCode::NOT_FOUND,
         InvalidRequest => StatusCode::BAD_REQUEST,
+        PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+        InternalError => StatusCode::INTERNAL_SERVER_ERROR,
         ScrimGroupNotSupportedInMode => StatusCode::UNPROCESSABLE_ENTITY,
         Unauthorized => StatusCode::UNAUTHORIZED,
         Forbidden | ScrimsDisabled | PlayerQueueBanned | ScrimSkillGroupMismatch => {
@@ -101,24 +120,25 @@ pub fn status_of(name: ErrorName) -> StatusCode {
         | StillReferenced
         | RestrictionAlreadyLifted => StatusCode::CONFLICT,
         UnknownReference => StatusCode::UNPROCESSABLE_ENTITY,
-        PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-        InternalError => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
 
 impl IntoResponse for ScrimError {
     fn into_response(self) -> Response {
         match self {
-            ScrimError::Rule { name, message } => (
-                status_of(name),
-                Json(json!({ "error": name, "message": message })),
-            )
-                .into_response(),
+            ScrimError::Rule {
+                name,
+                message,
+                status,
+            } => (status, Json(json!({ "error": name, "message": message }))).into_response(),
             ScrimError::Internal(error) => {
                 tracing::error!(error = format!("{error:#}"), "request failed");
                 (
                     StatusCode::INTERNAL_SERVER_ERROR,
-                    Json(json!({ "error": "InternalError", "message": "something went wrong on our side" })),
+                    Json(json!({
+                        "error": ErrorName::InternalError,
+                        "message": "something went wrong on our side"
+                    })),
                 )
                     .into_response()
             }

@@ -1,26 +1,33 @@
-//! The HTTP API (JSON). Player routes under `/scrims`, `/players`, `/submissions`; admin routes
-//! under `/admin`, behind the bearer token from configuration.
+//! The HTTP API (JSON). Player routes under `/scrims`, `/players`, `/submissions` need a caller
+//! token; admin routes under `/admin` the admin token (`service_kit::access`). Handlers are thin:
+//! check who acts for whom, open a transaction, call one operation, commit, and answer with the
+//! scrim as the caller may see it (`access`).
 
-use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
-use axum::extract::{FromRequest, FromRequestParts, Request, State};
+mod extract;
+mod openapi;
+
+use std::sync::Arc;
+
+use axum::extract::{DefaultBodyLimit, State};
 use axum::http::StatusCode;
-use axum::http::header::AUTHORIZATION;
-use axum::middleware::{self, Next};
-use axum::response::{IntoResponse, Response};
+use axum::middleware::from_fn_with_state;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use domain::{CreateScrim, CreateTestScrim, ErrorName, JoinOptions, PlayerId, Scrim, ScrimStatus};
-use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::{Modify, OpenApi, ToSchema};
+use service_kit::Caller;
+use service_kit::access::{AccessConfig, require_admin, require_caller};
+use utoipa::ToSchema;
 use uuid::Uuid;
 
+use self::extract::{BODY_LIMIT, Body, Param, QueryParams, SubmissionId};
+pub use self::openapi::{ApiDoc, ErrorBody};
+use crate::access::{require_acting_for, visible_to};
 use crate::error::{Result, ScrimError, rule};
 use crate::store::{self, ScrimFilter};
 use crate::{Matchmaking, lifecycle, not_found};
 
-pub fn router(matchmaking: Matchmaking) -> Router {
+pub fn router(matchmaking: Matchmaking, access: Arc<AccessConfig>) -> Router {
     let admin = Router::new()
         .route("/admin/scrims/test", post(create_test))
         .route("/admin/scrims/{id}/cancel", post(cancel))
@@ -28,11 +35,8 @@ pub fn router(matchmaking: Matchmaking) -> Router {
         .route("/admin/scrims/{id}/unlock", post(unlock))
         .route("/admin/scrims/disable", post(disable))
         .route("/admin/scrims/enable", post(enable))
-        .route_layer(middleware::from_fn_with_state(
-            matchmaking.clone(),
-            require_admin,
-        ));
-    Router::new()
+        .route_layer(from_fn_with_state(access.clone(), require_admin));
+    let callers = Router::new()
         .route("/scrims", post(create).get(list))
         .route("/scrims/lfs", post(create_lfs))
         .route("/scrims/metrics", get(metrics))
@@ -43,93 +47,16 @@ pub fn router(matchmaking: Matchmaking) -> Router {
         .route("/scrims/{id}/check-in", post(check_in))
         .route("/players/{player_id}/scrim", get(by_player))
         .route("/submissions/{submission_id}/scrim", get(by_submission))
-        .route("/openapi.json", get(openapi))
+        .route_layer(from_fn_with_state(access, require_caller));
+    Router::new()
+        .merge(callers)
         .merge(admin)
+        // The document describes the API and holds nothing private: readable without a token,
+        // like the operational routes, so tools and people can discover the API.
+        .route("/openapi.json", get(openapi::document))
         .fallback(|| async { not_found("route") })
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .with_state(matchmaking)
-}
-
-/// `Json` whose rejections (malformed JSON, unknown or missing fields, invalid values) answer
-/// 400 `InvalidRequest` in the error envelope.
-#[derive(Debug)]
-pub struct Body<T>(pub T);
-
-impl<S: Send + Sync, T: serde::de::DeserializeOwned> FromRequest<S> for Body<T> {
-    type Rejection = ScrimError;
-
-    async fn from_request(request: Request, state: &S) -> Result<Self> {
-        match Json::<T>::from_request(request, state).await {
-            Ok(Json(value)) => Ok(Body(value)),
-            Err(rejection) => Err(invalid(&rejection_text(&rejection))),
-        }
-    }
-}
-
-fn rejection_text(rejection: &JsonRejection) -> String {
-    rejection.body_text()
-}
-
-/// Path parameters whose parse failures answer `InvalidRequest` (or `ScrimNotFound`...).
-#[derive(Debug)]
-pub struct Param<T>(pub T);
-
-impl<S: Send + Sync, T: serde::de::DeserializeOwned + Send> FromRequestParts<S> for Param<T> {
-    type Rejection = ScrimError;
-
-    async fn from_request_parts(parts: &mut axum::http::request::Parts, state: &S) -> Result<Self> {
-        axum::extract::Path::<T>::from_request_parts(parts, state)
-            .await
-            .map(|axum::extract::Path(value)| Param(value))
-            .map_err(|rejection: PathRejection| invalid(&rejection.body_text()))
-    }
-}
-
-/// Query strings, the same way.
-#[derive(Debug)]
-pub struct QueryParams<T>(pub T);
-
-impl<S: Send + Sync, T: serde::de::DeserializeOwned> FromRequestParts<S> for QueryParams<T> {
-    type Rejection = ScrimError;
-
-    async fn from_request_parts(parts: &mut axum::http::request::Parts, state: &S) -> Result<Self> {
-        axum::extract::Query::<T>::from_request_parts(parts, state)
-            .await
-            .map(|axum::extract::Query(value)| QueryParams(value))
-            .map_err(|rejection: QueryRejection| invalid(&rejection.body_text()))
-    }
-}
-
-fn invalid(message: &str) -> ScrimError {
-    rule(ErrorName::InvalidRequest, message)
-}
-
-/// Admin routes need `Authorization: Bearer <admin token>`.
-async fn require_admin(State(mm): State<Matchmaking>, request: Request, next: Next) -> Response {
-    let presented = request
-        .headers()
-        .get(AUTHORIZATION)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.strip_prefix("Bearer "));
-    let authorised = match (&mm.settings.admin_token, presented) {
-        (Some(token), Some(presented)) => {
-            constant_time_eq(token.expose_secret().as_bytes(), presented.as_bytes())
-        }
-        _ => false,
-    };
-    if authorised {
-        next.run(request).await
-    } else {
-        rule(
-            ErrorName::Unauthorized,
-            "admin routes need the admin bearer token",
-        )
-        .into_response()
-    }
-}
-
-/// Compares without stopping at the first difference, so timing does not reveal the token.
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// Runs one operation in its own transaction and commits it.
@@ -143,34 +70,63 @@ async fn in_transaction<T>(
     Ok(value)
 }
 
+/// The user the gateway acts for (`x-acting-user-id`): bodies may only name this player.
+#[derive(Debug, utoipa::IntoParams)]
+#[into_params(parameter_in = Header)]
+#[expect(
+    dead_code,
+    reason = "documents the header; service_kit::access reads it"
+)]
+struct ActingUser {
+    /// The core user id of the player this request acts for.
+    #[param(rename = "x-acting-user-id", minimum = 1, maximum = 2147483647)]
+    acting_user: Option<i32>,
+}
+
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PlayerRequest {
+    #[serde(deserialize_with = "domain::wire::id")]
+    #[schema(minimum = 1, maximum = 2147483647)]
     pub player_id: PlayerId,
 }
 
-#[utoipa::path(post, path = "/scrims", tag = "scrims", request_body = CreateScrim, responses((status = 201, body = Scrim), (status = 400, description = "InvalidRequest", body = ErrorBody), (status = 403, description = "ScrimsDisabled, PlayerQueueBanned or ScrimSkillGroupMismatch", body = ErrorBody), (status = 404, description = "ScrimNotFound", body = ErrorBody), (status = 409, description = "a state rule: PlayerAlreadyInScrim, ScrimAlreadyInProgress, GroupFull...", body = ErrorBody), (status = 422, description = "ScrimGroupNotSupportedInMode", body = ErrorBody)))]
+#[utoipa::path(post, path = "/scrims", tag = "scrims", request_body = CreateScrim, params(ActingUser), security(("caller_token" = []), ("admin_token" = [])),
+    responses((status = 201, body = Scrim),
+        (status = 403, description = "Forbidden (not acting for authorId and join.playerId), ScrimsDisabled, PlayerQueueBanned or ScrimSkillGroupMismatch", body = ErrorBody),
+        (status = 404, description = "GroupNotFound (a new scrim has no groups to join)", body = ErrorBody),
+        (status = 409, description = "PlayerAlreadyInScrim", body = ErrorBody),
+        (status = 422, description = "ScrimGroupNotSupportedInMode, or InvalidRequest (createGroup with joinGroup)", body = ErrorBody)))]
 async fn create(
     State(mm): State<Matchmaking>,
+    caller: Caller,
     Body(request): Body<CreateScrim>,
 ) -> Result<(StatusCode, Json<Scrim>)> {
+    require_acting_for(&caller, &[request.author_id, request.join.player_id])?;
     let scrim = in_transaction(&mm, async |tx| lifecycle::create(&mm, tx, &request).await).await?;
-    Ok((StatusCode::CREATED, Json(scrim)))
+    Ok((StatusCode::CREATED, Json(visible_to(&caller, scrim))))
 }
 
-#[utoipa::path(post, path = "/scrims/lfs", tag = "scrims", request_body = CreateScrim, responses((status = 201, body = Scrim), (status = 400, description = "InvalidRequest", body = ErrorBody), (status = 403, description = "ScrimsDisabled, PlayerQueueBanned or ScrimSkillGroupMismatch", body = ErrorBody), (status = 409, description = "a state rule: PlayerAlreadyInScrim, ScrimAlreadyInProgress, GroupFull...", body = ErrorBody), (status = 422, description = "ScrimGroupNotSupportedInMode", body = ErrorBody)))]
+#[utoipa::path(post, path = "/scrims/lfs", tag = "scrims", request_body = CreateScrim, params(ActingUser), security(("caller_token" = []), ("admin_token" = [])),
+    responses((status = 201, body = Scrim),
+        (status = 403, description = "Forbidden (not acting for authorId and join.playerId), ScrimsDisabled, PlayerQueueBanned or ScrimSkillGroupMismatch", body = ErrorBody),
+        (status = 409, description = "PlayerAlreadyInScrim", body = ErrorBody),
+        (status = 422, description = "ScrimGroupNotSupportedInMode (an LFS scrim has no groups), or InvalidRequest (teamCount is not 2)", body = ErrorBody)))]
 async fn create_lfs(
     State(mm): State<Matchmaking>,
+    caller: Caller,
     Body(request): Body<CreateScrim>,
 ) -> Result<(StatusCode, Json<Scrim>)> {
+    require_acting_for(&caller, &[request.author_id, request.join.player_id])?;
     let scrim = in_transaction(&mm, async |tx| {
         lifecycle::create_lfs(&mm, tx, &request).await
     })
     .await?;
-    Ok((StatusCode::CREATED, Json(scrim)))
+    Ok((StatusCode::CREATED, Json(visible_to(&caller, scrim))))
 }
 
-#[utoipa::path(post, path = "/admin/scrims/test", tag = "admin", request_body = CreateTestScrim, security(("admin_token" = [])), responses((status = 201, body = Scrim), (status = 400, description = "InvalidRequest", body = ErrorBody), (status = 401, description = "Unauthorized: the admin token is missing or wrong", body = ErrorBody)))]
+#[utoipa::path(post, path = "/admin/scrims/test", tag = "admin", request_body = CreateTestScrim, security(("admin_token" = [])),
+    responses((status = 201, body = Scrim)))]
 async fn create_test(
     State(mm): State<Matchmaking>,
     Body(request): Body<CreateTestScrim>,
@@ -182,51 +138,74 @@ async fn create_test(
     Ok((StatusCode::CREATED, Json(scrim)))
 }
 
-#[utoipa::path(post, path = "/scrims/{id}/join", tag = "scrims", params(("id" = Uuid, Path, description = "The scrim id")), request_body = JoinOptions, responses((status = 200, body = Scrim), (status = 400, description = "InvalidRequest", body = ErrorBody), (status = 403, description = "ScrimsDisabled, PlayerQueueBanned or ScrimSkillGroupMismatch", body = ErrorBody), (status = 404, description = "ScrimNotFound", body = ErrorBody), (status = 409, description = "a state rule: PlayerAlreadyInScrim, ScrimAlreadyInProgress, GroupFull...", body = ErrorBody), (status = 422, description = "ScrimGroupNotSupportedInMode", body = ErrorBody)))]
+#[utoipa::path(post, path = "/scrims/{id}/join", tag = "scrims", params(("id" = Uuid, Path, description = "The scrim id"), ActingUser), request_body = JoinOptions, security(("caller_token" = []), ("admin_token" = [])),
+    responses((status = 200, body = Scrim),
+        (status = 403, description = "Forbidden (not acting for playerId), ScrimsDisabled, PlayerQueueBanned or ScrimSkillGroupMismatch", body = ErrorBody),
+        (status = 404, description = "ScrimNotFound or GroupNotFound", body = ErrorBody),
+        (status = 409, description = "PlayerAlreadyInScrim, ScrimAlreadyInProgress, GroupFull, MaxGroupsCreated or ScrimGroupInviteWindowActive", body = ErrorBody),
+        (status = 422, description = "ScrimGroupNotSupportedInMode, or InvalidRequest (createGroup with joinGroup)", body = ErrorBody)))]
 async fn join(
     State(mm): State<Matchmaking>,
+    caller: Caller,
     Param(id): Param<Uuid>,
     Body(options): Body<JoinOptions>,
 ) -> Result<Json<Scrim>> {
-    in_transaction(&mm, async |tx| lifecycle::join(&mm, tx, id, &options).await)
-        .await
-        .map(Json)
+    require_acting_for(&caller, &[options.player_id])?;
+    let scrim =
+        in_transaction(&mm, async |tx| lifecycle::join(&mm, tx, id, &options).await).await?;
+    Ok(Json(visible_to(&caller, scrim)))
 }
 
-#[utoipa::path(post, path = "/scrims/{id}/leave", tag = "scrims", params(("id" = Uuid, Path, description = "The scrim id")), request_body = PlayerRequest, responses((status = 200, description = "The scrim after the change; status EMPTY if the last player left", body = Scrim), (status = 400, description = "InvalidRequest", body = ErrorBody), (status = 404, description = "ScrimNotFound", body = ErrorBody), (status = 409, description = "a state rule: PlayerAlreadyInScrim, ScrimAlreadyInProgress, GroupFull...", body = ErrorBody)))]
+#[utoipa::path(post, path = "/scrims/{id}/leave", tag = "scrims", params(("id" = Uuid, Path, description = "The scrim id"), ActingUser), request_body = PlayerRequest, security(("caller_token" = []), ("admin_token" = [])),
+    responses((status = 200, description = "The scrim after the change; status EMPTY if the last player left", body = Scrim),
+        (status = 403, description = "Forbidden (not acting for playerId)", body = ErrorBody),
+        (status = 404, description = "ScrimNotFound", body = ErrorBody),
+        (status = 409, description = "PlayerNotInScrim or ScrimAlreadyInProgress", body = ErrorBody)))]
 async fn leave(
     State(mm): State<Matchmaking>,
+    caller: Caller,
     Param(id): Param<Uuid>,
     Body(request): Body<PlayerRequest>,
 ) -> Result<Json<Scrim>> {
-    in_transaction(&mm, async |tx| {
+    require_acting_for(&caller, &[request.player_id])?;
+    let scrim = in_transaction(&mm, async |tx| {
         lifecycle::leave(tx, id, request.player_id).await
     })
-    .await
-    .map(Json)
+    .await?;
+    // The player who left is no longer on the roster: they see the scrim as anyone does.
+    Ok(Json(visible_to(&caller, scrim)))
 }
 
-#[utoipa::path(post, path = "/scrims/{id}/check-in", tag = "scrims", params(("id" = Uuid, Path, description = "The scrim id")), request_body = PlayerRequest, responses((status = 200, body = Scrim), (status = 400, description = "InvalidRequest", body = ErrorBody), (status = 404, description = "ScrimNotFound", body = ErrorBody), (status = 409, description = "a state rule: PlayerAlreadyInScrim, ScrimAlreadyInProgress, GroupFull...", body = ErrorBody)))]
+#[utoipa::path(post, path = "/scrims/{id}/check-in", tag = "scrims", params(("id" = Uuid, Path, description = "The scrim id"), ActingUser), request_body = PlayerRequest, security(("caller_token" = []), ("admin_token" = [])),
+    responses((status = 200, body = Scrim),
+        (status = 403, description = "Forbidden (not acting for playerId)", body = ErrorBody),
+        (status = 404, description = "ScrimNotFound", body = ErrorBody),
+        (status = 409, description = "PlayerNotInScrim, PlayerAlreadyCheckedIn or ScrimStatusNotPopped", body = ErrorBody)))]
 async fn check_in(
     State(mm): State<Matchmaking>,
+    caller: Caller,
     Param(id): Param<Uuid>,
     Body(request): Body<PlayerRequest>,
 ) -> Result<Json<Scrim>> {
-    in_transaction(&mm, async |tx| {
+    require_acting_for(&caller, &[request.player_id])?;
+    let scrim = in_transaction(&mm, async |tx| {
         lifecycle::check_in(&mm, tx, id, request.player_id).await
     })
-    .await
-    .map(Json)
+    .await?;
+    Ok(Json(visible_to(&caller, scrim)))
 }
 
-#[utoipa::path(post, path = "/admin/scrims/{id}/cancel", tag = "admin", params(("id" = Uuid, Path, description = "The scrim id")), security(("admin_token" = [])), responses((status = 200, description = "The cancelled scrim (status CANCELLED)", body = Scrim), (status = 401, description = "Unauthorized: the admin token is missing or wrong", body = ErrorBody), (status = 404, description = "ScrimNotFound", body = ErrorBody)))]
+#[utoipa::path(post, path = "/admin/scrims/{id}/cancel", tag = "admin", params(("id" = Uuid, Path, description = "The scrim id")), security(("admin_token" = [])),
+    responses((status = 200, description = "The cancelled scrim (status CANCELLED)", body = Scrim),
+        (status = 404, description = "ScrimNotFound", body = ErrorBody)))]
 async fn cancel(State(mm): State<Matchmaking>, Param(id): Param<Uuid>) -> Result<Json<Scrim>> {
     in_transaction(&mm, async |tx| lifecycle::cancel(tx, id).await)
         .await
         .map(Json)
 }
 
-#[utoipa::path(post, path = "/admin/scrims/{id}/lock", tag = "admin", params(("id" = Uuid, Path, description = "The scrim id")), security(("admin_token" = [])), responses((status = 200, body = Scrim), (status = 401, description = "Unauthorized: the admin token is missing or wrong", body = ErrorBody), (status = 404, description = "ScrimNotFound", body = ErrorBody)))]
+#[utoipa::path(post, path = "/admin/scrims/{id}/lock", tag = "admin", params(("id" = Uuid, Path, description = "The scrim id")), security(("admin_token" = [])),
+    responses((status = 200, body = Scrim), (status = 404, description = "ScrimNotFound", body = ErrorBody)))]
 async fn lock(State(mm): State<Matchmaking>, Param(id): Param<Uuid>) -> Result<Json<Scrim>> {
     in_transaction(&mm, async |tx| {
         let row = lifecycle::lock(tx, id).await?;
@@ -236,19 +215,20 @@ async fn lock(State(mm): State<Matchmaking>, Param(id): Param<Uuid>) -> Result<J
     .map(Json)
 }
 
-#[utoipa::path(post, path = "/admin/scrims/{id}/unlock", tag = "admin", params(("id" = Uuid, Path, description = "The scrim id")), security(("admin_token" = [])), responses((status = 200, body = Scrim), (status = 401, description = "Unauthorized: the admin token is missing or wrong", body = ErrorBody), (status = 404, description = "ScrimNotFound", body = ErrorBody)))]
+#[utoipa::path(post, path = "/admin/scrims/{id}/unlock", tag = "admin", params(("id" = Uuid, Path, description = "The scrim id")), security(("admin_token" = [])),
+    responses((status = 200, body = Scrim), (status = 404, description = "ScrimNotFound", body = ErrorBody)))]
 async fn unlock(State(mm): State<Matchmaking>, Param(id): Param<Uuid>) -> Result<Json<Scrim>> {
     in_transaction(&mm, async |tx| lifecycle::unlock(tx, id).await)
         .await
         .map(Json)
 }
 
-#[utoipa::path(post, path = "/admin/scrims/disable", tag = "admin", security(("admin_token" = [])), responses((status = 200, body = Disabled), (status = 401, description = "Unauthorized: the admin token is missing or wrong", body = ErrorBody)))]
+#[utoipa::path(post, path = "/admin/scrims/disable", tag = "admin", security(("admin_token" = [])), responses((status = 200, body = Disabled)))]
 async fn disable(State(mm): State<Matchmaking>) -> Result<Json<Disabled>> {
     set_disabled(&mm, true).await
 }
 
-#[utoipa::path(post, path = "/admin/scrims/enable", tag = "admin", security(("admin_token" = [])), responses((status = 200, body = Disabled), (status = 401, description = "Unauthorized: the admin token is missing or wrong", body = ErrorBody)))]
+#[utoipa::path(post, path = "/admin/scrims/enable", tag = "admin", security(("admin_token" = [])), responses((status = 200, body = Disabled)))]
 async fn enable(State(mm): State<Matchmaking>) -> Result<Json<Disabled>> {
     set_disabled(&mm, false).await
 }
@@ -258,34 +238,43 @@ async fn set_disabled(mm: &Matchmaking, disabled: bool) -> Result<Json<Disabled>
     Ok(Json(Disabled { disabled }))
 }
 
-#[utoipa::path(get, path = "/scrims/disabled", tag = "scrims", responses((status = 200, body = Disabled)))]
+#[utoipa::path(get, path = "/scrims/disabled", tag = "scrims", params(ActingUser), security(("caller_token" = []), ("admin_token" = [])), responses((status = 200, body = Disabled)))]
 async fn disabled(State(mm): State<Matchmaking>) -> Result<Json<Disabled>> {
     let disabled = store::scrims_disabled(&mm.pool).await?;
     Ok(Json(Disabled { disabled }))
 }
 
-#[utoipa::path(get, path = "/scrims/{id}", tag = "scrims", params(("id" = Uuid, Path, description = "The scrim id")), responses((status = 200, body = Scrim), (status = 400, description = "InvalidRequest", body = ErrorBody), (status = 404, description = "ScrimNotFound", body = ErrorBody)))]
-async fn get_scrim(State(mm): State<Matchmaking>, Param(id): Param<Uuid>) -> Result<Json<Scrim>> {
+#[utoipa::path(get, path = "/scrims/{id}", tag = "scrims", params(("id" = Uuid, Path, description = "The scrim id"), ActingUser), security(("caller_token" = []), ("admin_token" = [])),
+    responses((status = 200, description = "The scrim; lobby and group codes only for its own players and admins", body = Scrim),
+        (status = 404, description = "ScrimNotFound", body = ErrorBody)))]
+async fn get_scrim(
+    State(mm): State<Matchmaking>,
+    caller: Caller,
+    Param(id): Param<Uuid>,
+) -> Result<Json<Scrim>> {
     let filter = ScrimFilter {
         id: Some(id),
         ..ScrimFilter::default()
     };
-    one(&mm, &filter, || {
+    one(&mm, &caller, &filter, || {
         rule(ErrorName::ScrimNotFound, format!("no live scrim {id}"))
     })
     .await
 }
 
-#[utoipa::path(get, path = "/players/{player_id}/scrim", tag = "scrims", params(("player_id" = i32, Path, description = "The core user id")), responses((status = 200, body = Scrim), (status = 400, description = "InvalidRequest", body = ErrorBody), (status = 404, description = "ScrimNotFound", body = ErrorBody)))]
+#[utoipa::path(get, path = "/players/{player_id}/scrim", tag = "scrims", params(("player_id" = i32, Path, description = "The core user id", minimum = 1, maximum = 2147483647), ActingUser), security(("caller_token" = []), ("admin_token" = [])),
+    responses((status = 200, description = "The player's live scrim; lobby and group codes only for its own players and admins", body = Scrim),
+        (status = 404, description = "ScrimNotFound", body = ErrorBody)))]
 async fn by_player(
     State(mm): State<Matchmaking>,
+    caller: Caller,
     Param(player): Param<PlayerId>,
 ) -> Result<Json<Scrim>> {
     let filter = ScrimFilter {
         player_id: Some(player),
         ..ScrimFilter::default()
     };
-    one(&mm, &filter, || {
+    one(&mm, &caller, &filter, || {
         rule(
             ErrorName::ScrimNotFound,
             format!("player {player} is not in a live scrim"),
@@ -294,16 +283,19 @@ async fn by_player(
     .await
 }
 
-#[utoipa::path(get, path = "/submissions/{submission_id}/scrim", tag = "scrims", params(("submission_id" = String, Path)), responses((status = 200, body = Scrim), (status = 404, description = "ScrimSubmissionNotFound", body = ErrorBody)))]
+#[utoipa::path(get, path = "/submissions/{submission_id}/scrim", tag = "scrims", params(("submission_id" = String, Path, description = "The scrim's submission id", min_length = 1, max_length = 128, pattern = "^[^\\x00-\\x1f\\x7f-\\x9f]+$"), ActingUser), security(("caller_token" = []), ("admin_token" = [])),
+    responses((status = 200, description = "The scrim; lobby and group codes only for its own players and admins", body = Scrim),
+        (status = 404, description = "ScrimSubmissionNotFound", body = ErrorBody)))]
 async fn by_submission(
     State(mm): State<Matchmaking>,
-    Param(submission): Param<String>,
+    caller: Caller,
+    Param(SubmissionId(submission)): Param<SubmissionId>,
 ) -> Result<Json<Scrim>> {
     let filter = ScrimFilter {
         submission_id: Some(submission.clone()),
         ..ScrimFilter::default()
     };
-    one(&mm, &filter, || {
+    one(&mm, &caller, &filter, || {
         rule(
             ErrorName::ScrimSubmissionNotFound,
             format!("no live scrim has submission {submission}"),
@@ -314,6 +306,7 @@ async fn by_submission(
 
 async fn one(
     mm: &Matchmaking,
+    caller: &Caller,
     filter: &ScrimFilter,
     missing: impl FnOnce() -> ScrimError,
 ) -> Result<Json<Scrim>> {
@@ -321,21 +314,33 @@ async fn one(
         .await?
         .into_iter()
         .next()
-        .map(Json)
+        .map(|scrim| Json(visible_to(caller, scrim)))
         .ok_or_else(missing)
 }
 
-#[derive(Debug, Deserialize)]
+/// The list's filters, as the clients use them.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
+    /// Only scrims in this status. Without it, every live scrim but the LOCKED ones (which an
+    /// admin is looking at) is listed.
     pub status: Option<ScrimStatus>,
+    #[param(minimum = 1, maximum = 2147483647)]
     pub organization_id: Option<i32>,
+    /// The scrims a player of this skill group may join: every non-competitive scrim, and the
+    /// competitive ones of this skill group.
+    #[param(minimum = 1, maximum = 2147483647)]
     pub skill_group_id: Option<i32>,
+    /// Only LFS scrims (`true`) or only the others (`false`).
+    pub lfs: Option<bool>,
 }
 
-#[utoipa::path(get, path = "/scrims", tag = "scrims", params(("status" = Option<ScrimStatus>, Query), ("organizationId" = Option<i32>, Query), ("skillGroupId" = Option<i32>, Query)), responses((status = 200, body = Vec<Scrim>), (status = 400, description = "InvalidRequest", body = ErrorBody)))]
+#[utoipa::path(get, path = "/scrims", tag = "scrims", params(ListQuery, ActingUser), security(("caller_token" = []), ("admin_token" = [])),
+    responses((status = 200, description = "Live scrims, oldest first; lobby and group codes only for their own players and admins", body = Vec<Scrim>)))]
 async fn list(
     State(mm): State<Matchmaking>,
+    caller: Caller,
     QueryParams(query): QueryParams<ListQuery>,
 ) -> Result<Json<Vec<Scrim>>> {
     if query.status.is_some_and(|status| !status.is_stored()) {
@@ -344,13 +349,21 @@ async fn list(
     let filter = ScrimFilter {
         status: query.status,
         organization_id: query.organization_id,
-        skill_group_id: query.skill_group_id,
+        joinable_by_skill_group: query.skill_group_id,
+        lfs: query.lfs,
+        exclude_locked: query.status.is_none(),
         ..ScrimFilter::default()
     };
-    Ok(Json(store::find(&mm.pool, &filter).await?))
+    let scrims = store::find(&mm.pool, &filter).await?;
+    Ok(Json(
+        scrims
+            .into_iter()
+            .map(|scrim| visible_to(&caller, scrim))
+            .collect(),
+    ))
 }
 
-#[utoipa::path(get, path = "/scrims/metrics", tag = "scrims", responses((status = 200, body = domain::ScrimMetrics)))]
+#[utoipa::path(get, path = "/scrims/metrics", tag = "scrims", params(ActingUser), security(("caller_token" = []), ("admin_token" = [])), responses((status = 200, body = domain::ScrimMetrics)))]
 async fn metrics(State(mm): State<Matchmaking>) -> Result<Json<domain::ScrimMetrics>> {
     Ok(Json(store::metrics(&mm.pool).await?))
 }
@@ -359,38 +372,4 @@ async fn metrics(State(mm): State<Matchmaking>) -> Result<Json<domain::ScrimMetr
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Disabled {
     pub disabled: bool,
-}
-
-/// The error envelope of every client error.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ErrorBody {
-    pub error: ErrorName,
-    pub message: String,
-}
-
-#[derive(Debug, OpenApi)]
-#[openapi(
-    info(title = "matchmaking", description = "The scrim lifecycle: queueing, pops, check-ins, teams and lobbies."),
-    paths(create, create_lfs, list, metrics, disabled, get_scrim, join, leave, check_in, by_player,
-          by_submission, create_test, cancel, lock, unlock, disable, enable),
-    components(schemas(ErrorBody, Disabled, PlayerRequest)),
-    modifiers(&AdminToken),
-)]
-pub struct ApiDoc;
-
-struct AdminToken;
-
-impl Modify for AdminToken {
-    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        let components = openapi.components.get_or_insert_with(Default::default);
-        components.add_security_scheme(
-            "admin_token",
-            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
-        );
-    }
-}
-
-/// `GET /openapi.json`: this API's OpenAPI document.
-async fn openapi() -> Json<utoipa::openapi::OpenApi> {
-    Json(ApiDoc::openapi())
 }

@@ -1,6 +1,7 @@
 //! Matchmaking: the scrim lifecycle (queueing, pops, check-ins, teams, lobbies) on PostgreSQL,
 //! with its timers and incoming events on pg-queue.
 
+pub mod access;
 pub mod consumers;
 pub mod error;
 pub mod events;
@@ -16,7 +17,7 @@ use std::sync::{Arc, Mutex};
 use axum::Router;
 use db::ServiceRole;
 use domain::Lobby;
-use domain::generation::{self, Game, RosterEntry};
+use domain::generation::{self, Game, Randomness, RosterEntry};
 use domain::{ErrorName, GroupCode, ScrimMode};
 use service_kit::{ServiceContext, ServiceSpec};
 use sqlx::PgPool;
@@ -64,11 +65,14 @@ impl Matchmaking {
         f(&mut rng)
     }
 
-    pub(crate) fn group_code(&self) -> GroupCode {
-        self.with_rng(|rng| {
-            GroupCode::try_from(generation::generate_group_code(rng))
-                .unwrap_or_else(|_| unreachable!("generated codes are five lowercase letters"))
-        })
+    /// A fresh group code, from the operating system's generator: codes gate the invite window,
+    /// so nobody may predict them from the codes they have seen.
+    pub(crate) fn group_code(&self) -> Result<GroupCode, ScrimError> {
+        let mut os = OsRandom::default();
+        let code = generation::generate_group_code(&mut os);
+        os.check()?;
+        Ok(GroupCode::try_from(code)
+            .unwrap_or_else(|_| unreachable!("generated codes are five lowercase letters")))
     }
 
     /// Teams, games and lobby for a scrim that is starting.
@@ -86,8 +90,8 @@ impl Matchmaking {
             .collect();
         let team_size = u8::try_from(row.team_size).unwrap_or(u8::MAX);
         let team_count = u8::try_from(row.team_count).unwrap_or(u8::MAX);
-        self.with_rng(|rng| {
-            let games = match row.mode() {
+        let games = self.with_rng(|rng| {
+            match row.mode() {
                 ScrimMode::Teams => {
                     generation::generate_team_games(&entries, team_size, team_count, rng)
                 }
@@ -97,9 +101,45 @@ impl Matchmaking {
             }
             .map_err(|err| {
                 ScrimError::Internal(anyhow::anyhow!("generating teams for {}: {err}", row.id))
-            })?;
-            Ok((games, generation::generate_lobby(rng)))
-        })
+            })
+        })?;
+        // The lobby keeps strangers out of the match: from the operating system's generator, never
+        // from the seedable one the teams use.
+        let mut os = OsRandom::default();
+        let lobby = generation::generate_lobby(&mut os);
+        os.check()?;
+        Ok((games, lobby))
+    }
+}
+
+/// The operating system's random generator (`getrandom`), for secrets. A failure to read it is
+/// kept and reported by [`OsRandom::check`], so no secret is ever made from a fallback.
+#[derive(Debug, Default)]
+struct OsRandom {
+    failure: Option<getrandom::Error>,
+}
+
+impl Randomness for OsRandom {
+    fn below(&mut self, bound: usize) -> usize {
+        match getrandom::u64() {
+            // Multiply and shift (Lemire): uniform up to a bias of bound / 2^64.
+            Ok(random) => ((u128::from(random) * bound as u128) >> 64) as usize,
+            Err(error) => {
+                self.failure = Some(error);
+                0
+            }
+        }
+    }
+}
+
+impl OsRandom {
+    fn check(self) -> Result<(), ScrimError> {
+        match self.failure {
+            None => Ok(()),
+            Some(error) => Err(ScrimError::Internal(anyhow::anyhow!(
+                "the operating system's random generator failed: {error}"
+            ))),
+        }
     }
 }
 
@@ -107,13 +147,11 @@ impl Matchmaking {
 /// workers, started in the background.
 pub fn routes(context: ServiceContext<Settings>) -> Router {
     let matchmaking = Matchmaking::new(context.pool.clone(), context.settings.clone());
-    if matchmaking.settings.admin_token.is_none() {
-        tracing::warn!("no admin token configured: every admin route answers 401");
-    }
+    context.access.warn_if_incomplete(SPEC.name);
     if matchmaking.settings.workers {
         workers::start(&matchmaking, &context.workers_pool, &context.background);
     }
-    http::router(matchmaking)
+    http::router(matchmaking, context.access)
 }
 
 /// The error answered when a request names something that does not exist.

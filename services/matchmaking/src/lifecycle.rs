@@ -11,7 +11,7 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::Matchmaking;
-use crate::error::{Result, rule};
+use crate::error::{Result, contradiction, rule};
 use crate::events::{ScrimChange, announce};
 use crate::store::{self, ScrimRow};
 use crate::timers;
@@ -25,7 +25,7 @@ pub async fn create(
     let group = request
         .join
         .group_choice()
-        .map_err(|err| rule(ErrorName::InvalidRequest, err.0))?;
+        .map_err(|err| contradiction(err.0))?;
     if let GroupChoice::Join(_) = group {
         return Err(rule(
             ErrorName::GroupNotFound,
@@ -64,8 +64,7 @@ pub async fn create_lfs(
         return Err(group_mode_error());
     }
     if request.settings.team_count.get() != 2 {
-        return Err(rule(
-            ErrorName::InvalidRequest,
+        return Err(contradiction(
             "an LFS scrim has exactly two teams (teamCount 2)",
         ));
     }
@@ -133,9 +132,7 @@ pub async fn join(
     scrim_id: Uuid,
     options: &JoinOptions,
 ) -> Result<Scrim> {
-    let group = options
-        .group_choice()
-        .map_err(|err| rule(ErrorName::InvalidRequest, err.0))?;
+    let group = options.group_choice().map_err(|err| contradiction(err.0))?;
     let row = lock(conn, scrim_id).await?;
     admit(conn, options, row.skill_group_id, row.competitive).await?;
     if row.status() != ScrimStatus::Pending {
@@ -541,7 +538,7 @@ async fn create_group(
     scrim_id: Uuid,
 ) -> Result<GroupCode> {
     loop {
-        let code = mm.group_code();
+        let code = mm.group_code()?;
         let inserted = sqlx::query(
             "INSERT INTO matchmaking.scrim_groups (scrim_id, code, capacity) VALUES ($1, $2, 0)
              ON CONFLICT DO NOTHING",
@@ -579,7 +576,7 @@ async fn add_player(
     .bind(scrim_id)
     .bind(options.player_id)
     .bind(options.player_name.as_str())
-    .bind(f64::from(options.leave_after))
+    .bind(f64::from(options.leave_after.secs()))
     .bind(group.map(GroupCode::as_str))
     .fetch_one(&mut *conn)
     .await?;

@@ -3,14 +3,11 @@
 use std::time::Duration;
 
 use domain::CheckinTimeout;
-use secrecy::SecretString;
 use serde::Deserialize;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Settings {
-    /// Bearer token of the admin routes. Without one, every admin route answers 401.
-    pub admin_token: Option<SecretString>,
     /// How long popped players have to check in (the organization's configuration), in
     /// milliseconds; refused at start-up outside 1 s to 1 h.
     pub checkin_timeout_ms: CheckinTimeout,
@@ -48,7 +45,6 @@ impl Default for QueueBanPolicy {
 impl Default for Settings {
     fn default() -> Self {
         Self {
-            admin_token: None,
             checkin_timeout_ms: CheckinTimeout::DEFAULT,
             group_invite_window_secs: 120,
             queue_ban: QueueBanPolicy::default(),

@@ -172,7 +172,13 @@ pub struct ScrimFilter {
     pub submission_id: Option<String>,
     pub status: Option<ScrimStatus>,
     pub organization_id: Option<i32>,
-    pub skill_group_id: Option<i32>,
+    /// Scrims a player of this skill group may join: every non-competitive one, and the
+    /// competitive ones of this skill group.
+    pub joinable_by_skill_group: Option<i32>,
+    /// Only LFS scrims, or only the others.
+    pub lfs: Option<bool>,
+    /// Leaves out LOCKED scrims (lists do, unless they ask for that status).
+    pub exclude_locked: bool,
 }
 
 /// Reads the scrims matching `filter`, oldest first, in their contract shape. Only the filters
@@ -205,10 +211,17 @@ pub async fn find(executor: impl PgExecutor<'_>, filter: &ScrimFilter) -> sqlx::
             .push(" AND s.organization_id = ")
             .push_bind(organization);
     }
-    if let Some(skill_group) = filter.skill_group_id {
+    if let Some(skill_group) = filter.joinable_by_skill_group {
         query
-            .push(" AND s.skill_group_id = ")
-            .push_bind(skill_group);
+            .push(" AND (NOT s.competitive OR s.skill_group_id = ")
+            .push_bind(skill_group)
+            .push(")");
+    }
+    if let Some(lfs) = filter.lfs {
+        query.push(" AND s.lfs = ").push_bind(lfs);
+    }
+    if filter.exclude_locked {
+        query.push(" AND s.status <> 'LOCKED'");
     }
     query.push(" ORDER BY s.created_at, s.id");
     let rows: Vec<FullScrimRow> = query.build_query_as().fetch_all(executor).await?;

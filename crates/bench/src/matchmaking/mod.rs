@@ -14,12 +14,9 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use db::ServiceRole;
 use players::{ENDPOINTS, Observations, Shared, lock};
-use secrecy::SecretString;
 use serde_json::Value;
-use service_kit::testing::{RunningApp, test_config};
+use service_kit::testing::{RunningApp, TEST_ADMIN_TOKEN, TEST_CALLER_TOKEN, test_config};
 use test_db::TestDb;
-
-const ADMIN_TOKEN: &str = "bench-admin-token";
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct MatchmakingArgs {
@@ -66,7 +63,10 @@ async fn drive(base: &str, args: &MatchmakingArgs) -> (Observations, Duration) {
         .map(|n| {
             tokio::spawn(players::play(
                 base.to_owned(),
-                ADMIN_TOKEN.to_owned(),
+                players::Tokens {
+                    caller: TEST_CALLER_TOKEN.to_owned(),
+                    admin: TEST_ADMIN_TOKEN.to_owned(),
+                },
                 10_000 + n as i64,
                 deadline,
                 seen.clone(),
@@ -83,11 +83,9 @@ async fn drive(base: &str, args: &MatchmakingArgs) -> (Observations, Duration) {
 
 async fn run_postgres(args: &MatchmakingArgs) -> anyhow::Result<Outcome> {
     let test_db = TestDb::new().await;
-    let settings = matchmaking::Settings {
-        admin_token: Some(SecretString::from(ADMIN_TOKEN)),
-        ..matchmaking::Settings::default()
-    };
-    // The service's default pool (10 connections), as deployed.
+    let settings = matchmaking::Settings::default();
+    // The service's default pool (10 connections), as deployed; the test configuration's caller
+    // and admin tokens.
     let config = test_config(&test_db, ServiceRole::Matchmaking, settings);
     let app = RunningApp::start(matchmaking::SPEC, config, matchmaking::routes).await?;
     let (seen, elapsed) = drive(&app.base_url, args).await;
@@ -116,6 +114,7 @@ async fn run_postgres(args: &MatchmakingArgs) -> anyhow::Result<Outcome> {
         let client = reqwest::Client::new();
         client
             .get(format!("{}/scrims", app.base_url))
+            .bearer_auth(TEST_ADMIN_TOKEN)
             .send()
             .await?
             .json()

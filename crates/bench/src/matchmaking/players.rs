@@ -101,9 +101,23 @@ fn create_body(player: i64) -> Value {
     })
 }
 
+/// The tokens the players present: the gateway's caller token (acting for the player), and the
+/// admin token for the cancel that stands in for core's `scrim.saved`.
+#[derive(Debug, Clone)]
+pub struct Tokens {
+    pub caller: String,
+    pub admin: String,
+}
+
 /// Runs one player until `deadline`.
-pub async fn play(base: String, admin_token: String, player: i64, deadline: Instant, seen: Shared) {
+pub async fn play(base: String, tokens: Tokens, player: i64, deadline: Instant, seen: Shared) {
     let client = Client::new();
+    // Every player request goes through the gateway, acting for this player.
+    let as_player = |request: reqwest::RequestBuilder| {
+        request
+            .bearer_auth(&tokens.caller)
+            .header("x-acting-user-id", player.to_string())
+    };
     let mut rng = fastrand::Rng::with_seed(player as u64);
     let mut current: Option<String> = None;
     while Instant::now() < deadline {
@@ -111,7 +125,7 @@ pub async fn play(base: String, admin_token: String, player: i64, deadline: Inst
             let (status, list) = call(
                 &seen,
                 "list",
-                client.get(format!("{base}/scrims?status=PENDING")),
+                as_player(client.get(format!("{base}/scrims?status=PENDING"))),
             )
             .await;
             let open: Vec<&Value> = if status.is_success() {
@@ -129,9 +143,7 @@ pub async fn play(base: String, admin_token: String, player: i64, deadline: Inst
                 let (status, scrim) = call(
                     &seen,
                     "create",
-                    client
-                        .post(format!("{base}/scrims"))
-                        .json(&create_body(player)),
+                    as_player(client.post(format!("{base}/scrims"))).json(&create_body(player)),
                 )
                 .await;
                 if status.is_success() {
@@ -146,9 +158,7 @@ pub async fn play(base: String, admin_token: String, player: i64, deadline: Inst
                 let (status, scrim) = call(
                     &seen,
                     "join",
-                    client
-                        .post(format!("{base}/scrims/{target}/join"))
-                        .json(&body),
+                    as_player(client.post(format!("{base}/scrims/{target}/join"))).json(&body),
                 )
                 .await;
                 if status.is_success() {
@@ -163,7 +173,12 @@ pub async fn play(base: String, admin_token: String, player: i64, deadline: Inst
             continue;
         };
         tokio::time::sleep(Duration::from_millis(rng.u64(20..80))).await;
-        let (status, scrim) = call(&seen, "get", client.get(format!("{base}/scrims/{id}"))).await;
+        let (status, scrim) = call(
+            &seen,
+            "get",
+            as_player(client.get(format!("{base}/scrims/{id}"))),
+        )
+        .await;
         if status == StatusCode::NOT_FOUND {
             current = None;
             continue;
@@ -186,8 +201,7 @@ pub async fn play(base: String, admin_token: String, player: i64, deadline: Inst
                 let (status, _) = call(
                     &seen,
                     "leave",
-                    client
-                        .post(format!("{base}/scrims/{id}/leave"))
+                    as_player(client.post(format!("{base}/scrims/{id}/leave")))
                         .json(&json!({"playerId": player})),
                 )
                 .await;
@@ -205,8 +219,7 @@ pub async fn play(base: String, admin_token: String, player: i64, deadline: Inst
                     let (status, after) = call(
                         &seen,
                         "check-in",
-                        client
-                            .post(format!("{base}/scrims/{id}/check-in"))
+                        as_player(client.post(format!("{base}/scrims/{id}/check-in")))
                             .json(&json!({"playerId": player})),
                     )
                     .await;
@@ -227,7 +240,7 @@ pub async fn play(base: String, admin_token: String, player: i64, deadline: Inst
                 // which frees everyone to queue again.
                 let request = client
                     .post(format!("{base}/admin/scrims/{id}/cancel"))
-                    .bearer_auth(&admin_token);
+                    .bearer_auth(&tokens.admin);
                 let (status, _) = call(&seen, "cancel", request).await;
                 if status.is_success() {
                     lock(&seen).completed += 1;

@@ -1,10 +1,15 @@
 //! Matchmaking against a real PostgreSQL: the lifecycle of DOMAIN §1.2, the rules and error
-//! names of §1.3, the timers, the events, and the concurrency defects of §6.
+//! names of §1.3, the timers, the events, access control (§7), and the concurrency defects of §6.
 
+mod admin;
+mod bans;
 mod common;
 mod concurrency;
 mod events;
+mod groups;
 mod input;
 mod lifecycle;
+mod listing;
 mod openapi;
+mod security;
 mod timers;

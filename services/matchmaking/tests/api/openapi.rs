@@ -68,3 +68,43 @@ async fn the_openapi_document_matches_the_router() {
     }
     assert_eq!(operations, 17);
 }
+
+#[tokio::test]
+async fn every_error_name_the_service_answers_is_documented() {
+    let app = TestApp::spawn().await;
+    let (_, doc) = app.get("/openapi.json").await;
+    let names: Vec<&str> = doc["components"]["schemas"]["ErrorName"]["enum"]
+        .as_array()
+        .expect("ErrorName is an enum")
+        .iter()
+        .map(|name| name.as_str().expect("name"))
+        .collect();
+    for name in [
+        "InternalError",
+        "PayloadTooLarge",
+        "Forbidden",
+        "Unauthorized",
+        "InvalidRequest",
+    ] {
+        assert!(names.contains(&name), "{name} is not documented: {names:?}");
+    }
+    // Every operation documents the answers every route can give: a missing or wrong token, a
+    // malformed request, and the opaque 500.
+    for (path, item) in doc["paths"].as_object().expect("paths") {
+        for (method, operation) in item.as_object().expect("item") {
+            let responses = operation["responses"].as_object().expect("responses");
+            for status in ["401", "500"] {
+                assert!(
+                    responses.contains_key(status),
+                    "{method} {path} does not document {status}"
+                );
+            }
+            if path.starts_with("/admin") {
+                assert!(responses.contains_key("403"), "{method} {path}: 403");
+            }
+            if path.contains('{') || operation.get("requestBody").is_some() {
+                assert!(responses.contains_key("400"), "{method} {path}: 400");
+            }
+        }
+    }
+}

@@ -10,105 +10,6 @@ use crate::common::{TestApp, assert_error, create_body, join_body};
 const ELEVEN_MINUTES: Duration = Duration::from_secs(11 * 60);
 
 #[tokio::test]
-async fn a_check_in_timeout_cancels_the_scrim_and_bans_those_who_did_not_check_in() {
-    let app = TestApp::spawn().await;
-    let scrim = app.create(1, 2, 2, "TEAMS").await;
-    let popped = app.fill(&scrim, 2).await;
-    app.check_in(&scrim, 1).await;
-    app.check_in(&scrim, 2).await;
-
-    // Before the timeout nothing happens.
-    app.run_timers_after(Duration::from_secs(60)).await;
-    assert_eq!(
-        app.get(&format!("/scrims/{}", popped["id"].as_str().expect("id")))
-            .await
-            .1["status"],
-        "POPPED"
-    );
-
-    app.run_timers_after(ELEVEN_MINUTES).await;
-    let id = popped["id"].as_str().expect("id");
-    assert_error(
-        &app.get(&format!("/scrims/{id}")).await,
-        StatusCode::NOT_FOUND,
-        "ScrimNotFound",
-    );
-    let banned: Vec<(i32, f64)> = sqlx::query_as(
-        "SELECT user_id, extract(epoch FROM expiration - created_at)::float8 FROM core.member_restrictions
-         WHERE type = 'QUEUE_BAN' ORDER BY user_id",
-    )
-    .fetch_all(&app.owner)
-    .await
-    .expect("bans");
-    assert_eq!(
-        banned.iter().map(|(user, _)| *user).collect::<Vec<_>>(),
-        [3, 4]
-    );
-    assert!(
-        banned
-            .iter()
-            .all(|(_, seconds)| (*seconds - 1440.0 * 60.0).abs() < 1.0),
-        "{banned:?}"
-    );
-    let cancelled = app.events("core.scrim_events").await;
-    assert!(
-        cancelled
-            .iter()
-            .any(|event| event["topic"] == "scrim.cancelled"
-                && event["payload"]["status"] == "CANCELLED")
-    );
-    assert_eq!(
-        app.topics("notifications.member_events").await,
-        ["member.restrictionCreated", "member.restrictionCreated"]
-    );
-    assert_eq!(app.topics("core.member_events").await.len(), 2);
-
-    // A banned player can neither create nor join; the others can.
-    assert_error(
-        &app.post("/scrims", create_body(3, 2, 2, "TEAMS")).await,
-        StatusCode::FORBIDDEN,
-        "PlayerQueueBanned",
-    );
-    let fresh = app.create(1, 2, 2, "TEAMS").await;
-    assert_error(
-        &app.join(&fresh, 4).await,
-        StatusCode::FORBIDDEN,
-        "PlayerQueueBanned",
-    );
-}
-
-#[tokio::test]
-async fn repeated_bans_grow_by_the_modifier() {
-    let app = TestApp::spawn().await;
-    for round in 0..2 {
-        let scrim = app.create(100 + round, 1, 2, "TEAMS").await;
-        app.fill(&scrim, 1).await;
-        app.check_in(&scrim, 100 + round).await;
-        app.run_timers_after(ELEVEN_MINUTES).await;
-        // End the ban by hand, unforgiven, so the player can queue again and it still counts.
-        sqlx::query(
-            "UPDATE core.member_restrictions
-             SET manually_expired_at = now(), manual_expiration_reason = 'ended by the test'",
-        )
-        .execute(&app.owner)
-        .await
-        .expect("lift");
-    }
-    let lengths: Vec<f64> = sqlx::query_scalar(
-        "SELECT extract(epoch FROM expiration - created_at)::float8 / 60 FROM core.member_restrictions
-         WHERE user_id = 1 ORDER BY id",
-    )
-    .fetch_all(&app.owner)
-    .await
-    .expect("bans");
-    assert_eq!(lengths.len(), 2);
-    assert!(
-        (lengths[0] - 1440.0).abs() < 0.1 && (lengths[1] - 1500.0).abs() < 0.1,
-        "{lengths:?}"
-    );
-}
-
-#[tokio::test]
 async fn a_started_scrim_disarms_its_timer_and_a_late_timer_changes_nothing() {
     let app = TestApp::spawn().await;
     let scrim = app.create(1, 1, 2, "TEAMS").await;
@@ -254,4 +155,31 @@ async fn the_last_check_in_racing_the_timeout_at_the_deadline_never_deadlocks() 
         assert_eq!(deadlocked, 0, "round {round}: the timer saw a deadlock");
     }
     assert_eq!(started + cancelled, ROUNDS);
+}
+
+#[tokio::test]
+#[ignore = "WIP: fixed by the operations rewrite on this branch"]
+async fn a_scrim_cancelled_when_its_only_players_leave_at_passes_carries_that_player() {
+    let app = TestApp::spawn().await;
+    let mut body = create_body(1, 2, 2, "TEAMS");
+    body["join"]["leaveAfter"] = json!(30);
+    let scrim = app.post("/scrims", body).await.1;
+    app.run_timers_after(Duration::from_secs(60)).await;
+    let cancelled: Vec<_> = app
+        .events("core.scrim_events")
+        .await
+        .into_iter()
+        .filter(|event| event["topic"] == "scrim.cancelled")
+        .collect();
+    assert_eq!(cancelled.len(), 1);
+    let payload = &cancelled[0]["payload"];
+    assert_eq!(payload["id"], scrim["id"]);
+    assert_eq!(payload["status"], "CANCELLED");
+    let players = payload["players"].as_array().expect("players");
+    assert_eq!(
+        players.len(),
+        1,
+        "the cancelled scrim names its player: {payload}"
+    );
+    assert_eq!(players[0]["id"], 1);
 }
