@@ -154,7 +154,7 @@ impl From<LfsTeam> for u8 {
 pub struct JoinOptions {
     /// The core user id of the player joining.
     #[serde(deserialize_with = "crate::wire::id")]
-    #[schema(minimum = 1, maximum = 2147483647)]
+    #[schema(value_type = i32, minimum = 1, maximum = 2147483647)]
     pub player_id: PlayerId,
     pub player_name: PlayerName,
     /// Seconds until the player leaves the queue if the scrim has not popped.
@@ -204,7 +204,7 @@ impl JoinOptions {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateScrim {
     #[serde(deserialize_with = "crate::wire::id")]
-    #[schema(minimum = 1, maximum = 2147483647)]
+    #[schema(value_type = i32, minimum = 1, maximum = 2147483647)]
     pub author_id: PlayerId,
     #[serde(deserialize_with = "crate::wire::id")]
     #[schema(minimum = 1, maximum = 2147483647)]
@@ -224,7 +224,7 @@ pub struct CreateScrim {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateTestScrim {
     #[serde(deserialize_with = "crate::wire::id")]
-    #[schema(minimum = 1, maximum = 2147483647)]
+    #[schema(value_type = i32, minimum = 1, maximum = 2147483647)]
     pub author_id: PlayerId,
     #[serde(deserialize_with = "crate::wire::id")]
     #[schema(minimum = 1, maximum = 2147483647)]

@@ -20,7 +20,7 @@ use service_kit::access::{AccessConfig, require_admin, require_caller};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use self::extract::{BODY_LIMIT, Body, Param, QueryParams, SubmissionId};
+use self::extract::{BODY_LIMIT, Body, Param, PathId, QueryParams, SubmissionId};
 pub use self::openapi::{ApiDoc, ErrorBody};
 use crate::access::{require_acting_for, visible_to};
 use crate::error::{Result, ScrimError, rule};
@@ -79,7 +79,7 @@ async fn in_transaction<T>(
 )]
 struct ActingUser {
     /// The core user id of the player this request acts for.
-    #[param(rename = "x-acting-user-id", minimum = 1, maximum = 2147483647)]
+    #[param(rename = "x-acting-user-id", value_type = i32, required = false, minimum = 1, maximum = 2147483647)]
     acting_user: Option<i32>,
 }
 
@@ -87,7 +87,7 @@ struct ActingUser {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PlayerRequest {
     #[serde(deserialize_with = "domain::wire::id")]
-    #[schema(minimum = 1, maximum = 2147483647)]
+    #[schema(value_type = i32, minimum = 1, maximum = 2147483647)]
     pub player_id: PlayerId,
 }
 
@@ -268,7 +268,7 @@ async fn get_scrim(
 async fn by_player(
     State(mm): State<Matchmaking>,
     caller: Caller,
-    Param(player): Param<PlayerId>,
+    Param(PathId(player)): Param<PathId>,
 ) -> Result<Json<Scrim>> {
     let filter = ScrimFilter {
         player_id: Some(player),
@@ -325,14 +325,18 @@ async fn one(
 pub struct ListQuery {
     /// Only scrims in this status. Without it, every live scrim but the LOCKED ones (which an
     /// admin is looking at) is listed.
+    #[param(value_type = ScrimStatus, required = false)]
     pub status: Option<ScrimStatus>,
-    #[param(minimum = 1, maximum = 2147483647)]
+    #[serde(default, deserialize_with = "extract::optional_query_id")]
+    #[param(value_type = i32, required = false, minimum = 1, maximum = 2147483647)]
     pub organization_id: Option<i32>,
     /// The scrims a player of this skill group may join: every non-competitive scrim, and the
     /// competitive ones of this skill group.
-    #[param(minimum = 1, maximum = 2147483647)]
+    #[serde(default, deserialize_with = "extract::optional_query_id")]
+    #[param(value_type = i32, required = false, minimum = 1, maximum = 2147483647)]
     pub skill_group_id: Option<i32>,
     /// Only LFS scrims (`true`) or only the others (`false`).
+    #[param(value_type = bool, required = false)]
     pub lfs: Option<bool>,
 }
 

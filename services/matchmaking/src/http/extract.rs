@@ -8,6 +8,7 @@ use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
 use domain::ErrorName;
+use serde::Deserialize;
 
 use crate::error::{Result, ScrimError, rule};
 
@@ -84,7 +85,7 @@ impl SubmissionId {
     pub const MAX_LEN: usize = 128;
 }
 
-impl<'de> serde::Deserialize<'de> for SubmissionId {
+impl<'de> Deserialize<'de> for SubmissionId {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let id = String::deserialize(deserializer)?;
         if id.is_empty() || id.len() > Self::MAX_LEN || id.chars().any(char::is_control) {
@@ -95,4 +96,42 @@ impl<'de> serde::Deserialize<'de> for SubmissionId {
         }
         Ok(Self(id))
     }
+}
+
+/// Reads an optional id from a query string (`organizationId=7`; `7.0` too, as for bodies).
+pub fn optional_query_id<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<i32>, D::Error> {
+    Option::<String>::deserialize(deserializer)?
+        .map(|text| id_from_text(&text).map_err(serde::de::Error::custom))
+        .transpose()
+}
+
+/// An id in a path (`/players/7/scrim`), with the bounds of ids in bodies.
+#[derive(Debug, Clone, Copy)]
+pub struct PathId(pub i32);
+
+impl<'de> Deserialize<'de> for PathId {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        id_from_text(&text)
+            .map(PathId)
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+fn id_from_text(text: &str) -> Result<i32, String> {
+    let value: f64 = text
+        .trim()
+        .parse()
+        .map_err(|_| format!("{text:?} is not an integer"))?;
+    let range = domain::wire::ID_MIN as f64..=domain::wire::ID_MAX as f64;
+    if value.fract() != 0.0 || !range.contains(&value) {
+        return Err(format!(
+            "an id is an integer from {} to {}, not {text}",
+            domain::wire::ID_MIN,
+            domain::wire::ID_MAX
+        ));
+    }
+    Ok(value as i32)
 }

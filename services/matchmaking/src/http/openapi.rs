@@ -34,6 +34,100 @@ pub struct ErrorBody {
 )]
 pub struct ApiDoc;
 
+/// A link between operations, so that tools that walk the API (schemathesis' stateful phase)
+/// follow a created scrim into join, leave and check-in.
+struct Link {
+    /// The answering operation (a POST) and its status.
+    from: (&'static str, &'static str),
+    name: &'static str,
+    /// The target operation's id.
+    to: &'static str,
+    /// The target's `id` parameter, as a runtime expression.
+    id: &'static str,
+    /// The `playerId` of the target's body, if it has one.
+    player: Option<&'static str>,
+}
+
+const LINKS: &[Link] = &[
+    Link {
+        from: ("/scrims", "201"),
+        name: "GetScrim",
+        to: "get_scrim",
+        id: "$response.body#/id",
+        player: None,
+    },
+    Link {
+        from: ("/scrims", "201"),
+        name: "JoinScrim",
+        to: "join",
+        id: "$response.body#/id",
+        player: None,
+    },
+    Link {
+        from: ("/scrims", "201"),
+        name: "AuthorLeaves",
+        to: "leave",
+        id: "$response.body#/id",
+        player: Some("$response.body#/authorId"),
+    },
+    Link {
+        from: ("/scrims/{id}/join", "200"),
+        name: "JoinerChecksIn",
+        to: "check_in",
+        id: "$response.body#/id",
+        player: Some("$request.body#/playerId"),
+    },
+    Link {
+        from: ("/scrims/{id}/join", "200"),
+        name: "JoinerLeaves",
+        to: "leave",
+        id: "$response.body#/id",
+        player: Some("$request.body#/playerId"),
+    },
+    Link {
+        from: ("/scrims/lfs", "201"),
+        name: "LockLfs",
+        to: "lock",
+        id: "$response.body#/id",
+        player: None,
+    },
+    Link {
+        from: ("/admin/scrims/{id}/lock", "200"),
+        name: "Unlock",
+        to: "unlock",
+        id: "$response.body#/id",
+        player: None,
+    },
+];
+
+/// Adds [`LINKS`] to the serialised document. (utoipa's `Link` serialises its fields in
+/// snake_case, which no tool reads, so the links are written as JSON.)
+fn add_links(document: &mut serde_json::Value) {
+    for link in LINKS {
+        let (path, status) = link.from;
+        let Some(response) = document
+            .pointer_mut(&format!("/paths/{}/post/responses/{status}", escape(path)))
+            .and_then(serde_json::Value::as_object_mut)
+        else {
+            continue;
+        };
+        let mut json =
+            serde_json::json!({ "operationId": link.to, "parameters": { "id": link.id } });
+        if let Some(player) = link.player {
+            json["requestBody"] = serde_json::json!({ "playerId": player });
+        }
+        let links = response
+            .entry("links")
+            .or_insert_with(|| serde_json::json!({}));
+        links[link.name] = json;
+    }
+}
+
+/// A path as one JSON pointer token.
+fn escape(path: &str) -> String {
+    path.replace('~', "~0").replace('/', "~1")
+}
+
 /// Adds the answers any route can give: 400 (a malformed path, query, body or acting user
 /// header), 401 (no valid token), 500 (the opaque internal error); 403 on admin routes (a caller
 /// token is not enough); 413 on routes with a body.
@@ -84,7 +178,15 @@ fn add_answers(operation: &mut Operation, admin: bool) {
     );
 }
 
+/// The document as served.
+pub fn document_json() -> serde_json::Value {
+    let mut document = serde_json::to_value(ApiDoc::openapi())
+        .unwrap_or_else(|_| unreachable!("an OpenAPI document always serialises"));
+    add_links(&mut document);
+    document
+}
+
 /// `GET /openapi.json`.
-pub async fn document() -> Json<utoipa::openapi::OpenApi> {
-    Json(ApiDoc::openapi())
+pub async fn document() -> Json<serde_json::Value> {
+    Json(document_json())
 }

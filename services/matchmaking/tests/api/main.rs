@@ -5,6 +5,7 @@ mod admin;
 mod bans;
 mod common;
 mod concurrency;
+mod contract;
 mod events;
 mod groups;
 mod input;
