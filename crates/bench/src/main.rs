@@ -3,6 +3,7 @@
 mod machine;
 mod matchmaking;
 mod queue;
+mod statements;
 
 use std::path::PathBuf;
 
@@ -22,6 +23,8 @@ enum Command {
     Queue(queue::QueueArgs),
     /// Simulated players against matchmaking and the legacy Redis design.
     Matchmaking(matchmaking::MatchmakingArgs),
+    /// Statements per matchmaking write, counted by pg_stat_statements.
+    Statements(statements::StatementsArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -40,6 +43,7 @@ fn main() -> anyhow::Result<()> {
                 "matchmaking",
                 format!("{machine}\n{}", matchmaking::run(&args).await?),
             )),
+            Command::Statements(args) => Ok(("statements", statements::run(&args).await?)),
         }
     })?;
     println!("{report}");
