@@ -1,9 +1,18 @@
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// The error names of the public contract: clients match on these strings, so they are spelled
 /// exactly as in the original platform.
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, thiserror::Error, utoipa::ToSchema,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    thiserror::Error,
+    utoipa::ToSchema,
 )]
 pub enum ErrorName {
     #[error("PlayerAlreadyInScrim")]
@@ -87,5 +96,7 @@ mod tests {
             serde_json::to_string(&ErrorName::ScrimGroupInviteWindowActive).expect("serialise");
         assert_eq!(json, r#""ScrimGroupInviteWindowActive""#);
         assert_eq!(ErrorName::GroupFull.to_string(), "GroupFull");
+        let parsed: ErrorName = serde_json::from_str(r#""ScrimNotFound""#).expect("parse");
+        assert_eq!(parsed, ErrorName::ScrimNotFound);
     }
 }

@@ -1,15 +1,14 @@
 //! The events matchmaking consumes (DOMAIN §5). Each handler runs in its message's transaction
-//! and is safe to run twice: it re-reads the scrim under its row lock and does nothing if the
-//! change was already made.
+//! and is safe to run twice: its SQL function locks the scrim's row and does nothing if the change
+//! was already made.
 
 use domain::DomainEvent;
 use domain::events::SubmissionRejection;
 use pg_queue::{HandlerError, MessageContext, Queue, QueueTable};
 use serde::{Deserialize, Serialize};
 
-use crate::events::ScrimChange;
+use crate::lifecycle;
 use crate::timers::verdict;
-use crate::{lifecycle, store};
 
 /// Events from core: `scrim.saved` and `scrims.disabled`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -34,29 +33,25 @@ pub async fn handle(ctx: &mut MessageContext<'_>, event: DomainEvent) -> Result<
     match event {
         // Core saved the results: the scrim completes and leaves the live set.
         DomainEvent::ScrimSaved(saved) => {
-            if let Some(row) = store::lock(conn, saved.scrim.id).await? {
-                lifecycle::remove(conn, row, ScrimChange::Complete)
-                    .await
-                    .map_err(verdict)?;
-            }
+            lifecycle::complete(conn, saved.scrim.id)
+                .await
+                .map_err(verdict)?;
         }
         DomainEvent::SubmissionRejection(SubmissionRejection {
             submission_id,
             rejection_count,
             ..
         }) => {
-            if rejection_count >= SubmissionRejection::LOCK_THRESHOLD
-                && let Some(row) = store::lock_by_submission(conn, &submission_id).await?
-            {
-                lifecycle::lock_scrim(conn, row).await.map_err(verdict)?;
-            }
-        }
-        DomainEvent::SubmissionReset(reset) => {
-            if let Some(row) = store::lock_by_submission(conn, &reset.submission_id).await? {
-                lifecycle::set_in_progress(conn, row)
+            if rejection_count >= SubmissionRejection::LOCK_THRESHOLD {
+                lifecycle::lock_by_submission(conn, &submission_id)
                     .await
                     .map_err(verdict)?;
             }
+        }
+        DomainEvent::SubmissionReset(reset) => {
+            lifecycle::reset(conn, &reset.submission_id)
+                .await
+                .map_err(verdict)?;
         }
         DomainEvent::ScrimsDisabled(disabled) => {
             lifecycle::set_disabled(conn, disabled)

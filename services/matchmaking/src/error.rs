@@ -54,11 +54,42 @@ impl ScrimError {
     }
 }
 
+/// The SQLSTATE of a rule the operations' SQL functions enforce (migration V7): the message is
+/// the contract's error name, the detail the message for the client.
+const RULE_SQLSTATE: &str = "MM001";
+
+/// The SQLSTATE of "try again with another random value" (a group code the scrim already has).
+const RETRY_SQLSTATE: &str = "MM002";
+
+/// Whether the operation asked to be tried again with fresh randomness.
+pub fn asks_for_retry(error: &sqlx::Error) -> bool {
+    matches!(error, sqlx::Error::Database(db) if db.code().as_deref() == Some(RETRY_SQLSTATE))
+}
+
+/// The rule a SQL function reported, if it reported one.
+fn sql_rule(db: &dyn sqlx::error::DatabaseError) -> Option<ScrimError> {
+    if db.code().as_deref() != Some(RULE_SQLSTATE) {
+        return None;
+    }
+    let name: ErrorName =
+        serde_json::from_value(serde_json::Value::String(db.message().to_owned())).ok()?;
+    let message = db
+        .try_downcast_ref::<sqlx::postgres::PgDatabaseError>()
+        .and_then(|pg| pg.detail())
+        .unwrap_or(db.message())
+        .to_owned();
+    Some(rule(name, message))
+}
+
 /// The database is the last line of defence: a constraint it enforces is reported by the same
-/// name as the application's own check would have used.
+/// name as the application's own check would have used, and the rules the operations' SQL
+/// functions check arrive by name.
 impl From<sqlx::Error> for ScrimError {
     fn from(error: sqlx::Error) -> Self {
         if let sqlx::Error::Database(db) = &error {
+            if let Some(rule) = sql_rule(db.as_ref()) {
+                return rule;
+            }
             let named = match db.constraint() {
                 Some("one_live_scrim_per_player" | "scrim_players_pkey") => Some((
                     ErrorName::PlayerAlreadyInScrim,

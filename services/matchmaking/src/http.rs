@@ -1,7 +1,7 @@
 //! The HTTP API (JSON). Player routes under `/scrims`, `/players`, `/submissions` need a caller
 //! token; admin routes under `/admin` the admin token (`service_kit::access`). Handlers are thin:
-//! check who acts for whom, open a transaction, call one operation, commit, and answer with the
-//! scrim as the caller may see it (`access`).
+//! check who acts for whom, call one operation (one SQL function, its own transaction: see
+//! `lifecycle`), and answer with the scrim as the caller may see it (`access`).
 
 mod extract;
 mod openapi;
@@ -59,17 +59,6 @@ pub fn router(matchmaking: Matchmaking, access: Arc<AccessConfig>) -> Router {
         .with_state(matchmaking)
 }
 
-/// Runs one operation in its own transaction and commits it.
-async fn in_transaction<T>(
-    mm: &Matchmaking,
-    operation: impl AsyncFnOnce(&mut sqlx::PgConnection) -> Result<T>,
-) -> Result<T> {
-    let mut tx = mm.pool.begin().await?;
-    let value = operation(&mut tx).await?;
-    tx.commit().await?;
-    Ok(value)
-}
-
 /// The user the gateway acts for (`x-acting-user-id`): bodies may only name this player.
 #[derive(Debug, utoipa::IntoParams)]
 #[into_params(parameter_in = Header)]
@@ -103,7 +92,7 @@ async fn create(
     Body(request): Body<CreateScrim>,
 ) -> Result<(StatusCode, Json<Scrim>)> {
     require_acting_for(&caller, &[request.author_id, request.join.player_id])?;
-    let scrim = in_transaction(&mm, async |tx| lifecycle::create(&mm, tx, &request).await).await?;
+    let scrim = lifecycle::create(&mm, &mm.pool, &request).await?;
     Ok((StatusCode::CREATED, Json(visible_to(&caller, scrim))))
 }
 
@@ -118,10 +107,7 @@ async fn create_lfs(
     Body(request): Body<CreateScrim>,
 ) -> Result<(StatusCode, Json<Scrim>)> {
     require_acting_for(&caller, &[request.author_id, request.join.player_id])?;
-    let scrim = in_transaction(&mm, async |tx| {
-        lifecycle::create_lfs(&mm, tx, &request).await
-    })
-    .await?;
+    let scrim = lifecycle::create_lfs(&mm, &mm.pool, &request).await?;
     Ok((StatusCode::CREATED, Json(visible_to(&caller, scrim))))
 }
 
@@ -131,10 +117,7 @@ async fn create_test(
     State(mm): State<Matchmaking>,
     Body(request): Body<CreateTestScrim>,
 ) -> Result<(StatusCode, Json<Scrim>)> {
-    let scrim = in_transaction(&mm, async |tx| {
-        lifecycle::create_test(&mm, tx, &request).await
-    })
-    .await?;
+    let scrim = lifecycle::create_test(&mm, &mm.pool, &request).await?;
     Ok((StatusCode::CREATED, Json(scrim)))
 }
 
@@ -151,8 +134,7 @@ async fn join(
     Body(options): Body<JoinOptions>,
 ) -> Result<Json<Scrim>> {
     require_acting_for(&caller, &[options.player_id])?;
-    let scrim =
-        in_transaction(&mm, async |tx| lifecycle::join(&mm, tx, id, &options).await).await?;
+    let scrim = lifecycle::join(&mm, &mm.pool, id, &options).await?;
     Ok(Json(visible_to(&caller, scrim)))
 }
 
@@ -168,10 +150,7 @@ async fn leave(
     Body(request): Body<PlayerRequest>,
 ) -> Result<Json<Scrim>> {
     require_acting_for(&caller, &[request.player_id])?;
-    let scrim = in_transaction(&mm, async |tx| {
-        lifecycle::leave(tx, id, request.player_id).await
-    })
-    .await?;
+    let scrim = lifecycle::leave(&mm.pool, id, request.player_id).await?;
     // The player who left is no longer on the roster: they see the scrim as anyone does.
     Ok(Json(visible_to(&caller, scrim)))
 }
@@ -188,10 +167,7 @@ async fn check_in(
     Body(request): Body<PlayerRequest>,
 ) -> Result<Json<Scrim>> {
     require_acting_for(&caller, &[request.player_id])?;
-    let scrim = in_transaction(&mm, async |tx| {
-        lifecycle::check_in(&mm, tx, id, request.player_id).await
-    })
-    .await?;
+    let scrim = lifecycle::check_in(&mm, &mm.pool, id, request.player_id).await?;
     Ok(Json(visible_to(&caller, scrim)))
 }
 
@@ -199,28 +175,19 @@ async fn check_in(
     responses((status = 200, description = "The cancelled scrim (status CANCELLED)", body = Scrim),
         (status = 404, description = "ScrimNotFound", body = ErrorBody)))]
 async fn cancel(State(mm): State<Matchmaking>, Param(id): Param<Uuid>) -> Result<Json<Scrim>> {
-    in_transaction(&mm, async |tx| lifecycle::cancel(tx, id).await)
-        .await
-        .map(Json)
+    lifecycle::cancel(&mm.pool, id).await.map(Json)
 }
 
 #[utoipa::path(post, path = "/admin/scrims/{id}/lock", tag = "admin", params(("id" = Uuid, Path, description = "The scrim id")), security(("admin_token" = [])),
     responses((status = 200, body = Scrim), (status = 404, description = "ScrimNotFound", body = ErrorBody)))]
 async fn lock(State(mm): State<Matchmaking>, Param(id): Param<Uuid>) -> Result<Json<Scrim>> {
-    in_transaction(&mm, async |tx| {
-        let row = lifecycle::lock(tx, id).await?;
-        lifecycle::lock_scrim(tx, row).await
-    })
-    .await
-    .map(Json)
+    lifecycle::lock(&mm.pool, id).await.map(Json)
 }
 
 #[utoipa::path(post, path = "/admin/scrims/{id}/unlock", tag = "admin", params(("id" = Uuid, Path, description = "The scrim id")), security(("admin_token" = [])),
     responses((status = 200, body = Scrim), (status = 404, description = "ScrimNotFound", body = ErrorBody)))]
 async fn unlock(State(mm): State<Matchmaking>, Param(id): Param<Uuid>) -> Result<Json<Scrim>> {
-    in_transaction(&mm, async |tx| lifecycle::unlock(tx, id).await)
-        .await
-        .map(Json)
+    lifecycle::unlock(&mm.pool, id).await.map(Json)
 }
 
 #[utoipa::path(post, path = "/admin/scrims/disable", tag = "admin", security(("admin_token" = [])), responses((status = 200, body = Disabled)))]
@@ -234,7 +201,7 @@ async fn enable(State(mm): State<Matchmaking>) -> Result<Json<Disabled>> {
 }
 
 async fn set_disabled(mm: &Matchmaking, disabled: bool) -> Result<Json<Disabled>> {
-    in_transaction(mm, async |tx| lifecycle::set_disabled(tx, disabled).await).await?;
+    lifecycle::set_disabled(&mm.pool, disabled).await?;
     Ok(Json(Disabled { disabled }))
 }
 

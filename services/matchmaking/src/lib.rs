@@ -25,7 +25,7 @@ use sqlx::PgPool;
 pub use settings::Settings;
 
 use crate::error::{ScrimError, rule};
-use crate::store::ScrimRow;
+use crate::lifecycle::StartNeeds;
 
 /// How the `matchmaking` binary names itself, logs in, and listens.
 pub const SPEC: ServiceSpec = ServiceSpec {
@@ -76,32 +76,24 @@ impl Matchmaking {
     }
 
     /// Teams, games and lobby for a scrim that is starting.
-    pub(crate) fn generate(
-        &self,
-        row: &ScrimRow,
-        roster: &[(i32, Option<String>)],
-    ) -> Result<(Vec<Game>, Lobby), ScrimError> {
-        let entries: Vec<RosterEntry> = roster
+    pub(crate) fn generate(&self, needs: &StartNeeds) -> Result<(Vec<Game>, Lobby), ScrimError> {
+        let entries: Vec<RosterEntry> = needs
+            .roster
             .iter()
-            .map(|(player_id, group)| RosterEntry {
-                player_id: *player_id,
-                group: group.clone(),
+            .map(|player| RosterEntry {
+                player_id: player.player_id,
+                group: player.group.clone(),
             })
             .collect();
-        let team_size = u8::try_from(row.team_size).unwrap_or(u8::MAX);
-        let team_count = u8::try_from(row.team_count).unwrap_or(u8::MAX);
-        let games = self.with_rng(|rng| {
-            match row.mode() {
-                ScrimMode::Teams => {
-                    generation::generate_team_games(&entries, team_size, team_count, rng)
-                }
-                ScrimMode::RoundRobin => {
-                    generation::generate_round_robin_games(&entries, team_size, team_count, rng)
-                }
+        let (size, count) = (needs.team_size, needs.team_count);
+        let games = self.with_rng(|rng| match needs.mode {
+            ScrimMode::Teams => generation::generate_team_games(&entries, size, count, rng),
+            ScrimMode::RoundRobin => {
+                generation::generate_round_robin_games(&entries, size, count, rng)
             }
-            .map_err(|err| {
-                ScrimError::Internal(anyhow::anyhow!("generating teams for {}: {err}", row.id))
-            })
+        });
+        let games = games.map_err(|err| {
+            ScrimError::Internal(anyhow::anyhow!("generating teams for a start: {err}"))
         })?;
         // The lobby keeps strangers out of the match: from the operating system's generator, never
         // from the seedable one the teams use.

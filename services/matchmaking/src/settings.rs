@@ -19,6 +19,9 @@ pub struct Settings {
     pub workers: bool,
     /// Concurrent handlers per queue.
     pub worker_concurrency: usize,
+    /// How often the workers publish `scrim.metricsUpdate` (when the counts changed), in
+    /// milliseconds: at most once per interval across all replicas.
+    pub metrics_interval_ms: u64,
     /// Seed of team and lobby generation; unset in production (tests set it to be repeatable).
     pub random_seed: Option<u64>,
 }
@@ -50,6 +53,7 @@ impl Default for Settings {
             queue_ban: QueueBanPolicy::default(),
             workers: true,
             worker_concurrency: 2,
+            metrics_interval_ms: 250,
             random_seed: None,
         }
     }
@@ -58,5 +62,9 @@ impl Default for Settings {
 impl Settings {
     pub fn group_invite_window(&self) -> Duration {
         Duration::from_secs(u64::from(self.group_invite_window_secs))
+    }
+
+    pub fn metrics_interval(&self) -> Duration {
+        Duration::from_millis(self.metrics_interval_ms.max(1))
     }
 }

@@ -93,4 +93,9 @@ pub fn start(matchmaking: &Matchmaking, workers_pool: &PgPool, background: &Back
         .queue(QueueWorker::<FromSubmission, _>::new(pool, IncomingEvents).options(options))
         .shutdown_deadline(SHUTDOWN_DEADLINE);
     background.spawn("matchmaking queues", |stop| worker.run(stop));
+    let pool = matchmaking.pool.clone();
+    let interval = matchmaking.settings.metrics_interval();
+    background.spawn("scrim metrics", move |stop| {
+        crate::events::run_metrics_publisher(pool, interval, stop)
+    });
 }

@@ -62,6 +62,11 @@ const MATRIX: &[TableGrants] = &[
     ("matchmaking.scrim_players", MATCHMAKING_OWNS),
     ("matchmaking.scrim_players_position_seq", NOBODY),
     ("matchmaking.scrim_team_players", MATCHMAKING_OWNS),
+    // The last scrim.metricsUpdate published (one row; V7).
+    (
+        "matchmaking.published_metrics",
+        &[(Matchmaking, &[Select, Update])],
+    ),
     (
         "matchmaking.platform_state",
         &[(Matchmaking, &[Select, Update])],

@@ -150,7 +150,6 @@ async fn wait_for_lock_waiters(app: &TestApp, sessions: i64) {
 }
 
 #[tokio::test]
-#[ignore = "WIP: fixed by the operations rewrite on this branch"]
 async fn a_player_banned_while_their_join_waits_does_not_slip_into_a_new_scrim() {
     let app = TestApp::spawn().await;
     let popped = app.create(1, 1, 2, "TEAMS").await;

@@ -234,7 +234,9 @@ impl TestApp {
 
     /// Runs the metrics publisher once; returns whether it published.
     pub async fn publish_metrics(&self) -> bool {
-        unimplemented!("pre-fix run")
+        matchmaking::events::publish_metrics(&self.app.pool, Duration::ZERO)
+            .await
+            .expect("publish metrics")
     }
 
     /// Handles every event waiting in matchmaking's incoming queues.

@@ -36,7 +36,6 @@ struct Outcome {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-#[ignore = "WIP: fixed by the operations rewrite on this branch"]
 async fn racing_joins_leaves_check_ins_and_timers_keep_every_invariant() {
     let app = TestApp::spawn().await;
     let mut scrims = Vec::new();

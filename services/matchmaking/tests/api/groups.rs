@@ -161,7 +161,6 @@ async fn join_creating_group(
 }
 
 #[tokio::test]
-#[ignore = "WIP: fixed by the operations rewrite on this branch"]
 async fn the_invite_window_opens_with_the_first_group_only() {
     let app = TestApp::spawn().await;
     let mut body = create_body(1, 2, 3, "TEAMS");
@@ -177,7 +176,6 @@ async fn the_invite_window_opens_with_the_first_group_only() {
 }
 
 #[tokio::test]
-#[ignore = "WIP: fixed by the operations rewrite on this branch"]
 async fn the_invite_window_closes_when_the_last_group_empties() {
     let app = TestApp::spawn().await;
     let scrim = app.create(1, 2, 2, "TEAMS").await;
@@ -203,7 +201,6 @@ async fn the_invite_window_closes_when_the_last_group_empties() {
 }
 
 #[tokio::test]
-#[ignore = "WIP: fixed by the operations rewrite on this branch"]
 async fn a_group_is_refused_in_a_one_versus_one() {
     let app = TestApp::spawn().await;
     let mut body = create_body(1, 1, 2, "TEAMS");

@@ -6,7 +6,6 @@ use serde_json::json;
 use crate::common::{As, TestApp, assert_error, create_body, join_body};
 
 #[tokio::test]
-#[ignore = "WIP: fixed by the operations rewrite on this branch"]
 async fn malformed_or_invalid_bodies_are_refused_and_change_nothing() {
     let app = TestApp::spawn().await;
     let scrim = app.create(1, 2, 2, "TEAMS").await;

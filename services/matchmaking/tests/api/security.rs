@@ -271,20 +271,47 @@ async fn a_caller_acting_for_one_player_cannot_act_as_another() {
     assert_eq!(status, StatusCode::OK);
 }
 
-/// A started scrim whose first player created a group: it has a lobby and group codes.
+/// A started 2v2 whose players came in two groups: it has a lobby and group codes.
 async fn started_with_a_group(app: &TestApp) -> Value {
-    let mut body = create_body(1, 1, 2, "TEAMS");
+    let mut body = create_body(1, 2, 2, "TEAMS");
     body["join"]["createGroup"] = json!(true);
     let (status, scrim) = app.post("/scrims", body).await;
     assert_eq!(status, StatusCode::CREATED, "{scrim}");
-    let mut second = join_body(2);
-    second["createGroup"] = json!(true);
-    let id = scrim["id"].as_str().expect("id");
-    let (status, popped) = app.post(&format!("/scrims/{id}/join"), second).await;
-    assert_eq!(status, StatusCode::OK, "{popped}");
-    app.check_in(&scrim, 1).await;
-    let (status, started) = app.check_in(&scrim, 2).await;
-    assert_eq!(status, StatusCode::OK, "{started}");
+    let id = scrim["id"].as_str().expect("id").to_owned();
+    let first_code = scrim["players"][0]["group"]
+        .as_str()
+        .expect("code")
+        .to_owned();
+    let join = |player: i32, group: Value| {
+        let mut body = join_body(player);
+        match group {
+            Value::String(code) => body["joinGroup"] = json!(code),
+            _ => body["createGroup"] = json!(true),
+        }
+        body
+    };
+    let (status, body) = app
+        .post(&format!("/scrims/{id}/join"), join(2, json!(first_code)))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = app
+        .post(&format!("/scrims/{id}/join"), join(3, Value::Null))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let second_code = body["players"][2]["group"]
+        .as_str()
+        .expect("code")
+        .to_owned();
+    let (status, popped) = app
+        .post(&format!("/scrims/{id}/join"), join(4, json!(second_code)))
+        .await;
+    assert_eq!(popped["status"], "POPPED", "{status} {popped}");
+    let mut started = Value::Null;
+    for player in 1..=4 {
+        let (status, body) = app.check_in(&scrim, player).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        started = body;
+    }
     assert_eq!(started["status"], "IN_PROGRESS");
     started
 }
@@ -337,7 +364,7 @@ async fn lobby_and_group_codes_are_shown_only_to_the_scrims_players_and_admins()
                 "{path} as {who:?}: {scrim}"
             );
             // Everything else is there for everyone.
-            assert_eq!(scrim["players"].as_array().expect("players").len(), 2);
+            assert_eq!(scrim["players"].as_array().expect("players").len(), 4);
             assert_eq!(scrim["games"].as_array().expect("games").len(), 3);
         }
     }

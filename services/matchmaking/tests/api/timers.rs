@@ -158,7 +158,6 @@ async fn the_last_check_in_racing_the_timeout_at_the_deadline_never_deadlocks() 
 }
 
 #[tokio::test]
-#[ignore = "WIP: fixed by the operations rewrite on this branch"]
 async fn a_scrim_cancelled_when_its_only_players_leave_at_passes_carries_that_player() {
     let app = TestApp::spawn().await;
     let mut body = create_body(1, 2, 2, "TEAMS");
