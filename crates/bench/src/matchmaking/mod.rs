@@ -32,6 +32,19 @@ pub struct MatchmakingArgs {
     /// Skip the legacy Redis baseline.
     #[arg(long)]
     pub skip_legacy: bool,
+    /// Open loop: each player acts once every this many milliseconds on a fixed schedule (200
+    /// players every 2000 ms is the league's load), instead of 20-80 ms after each answer.
+    #[arg(long)]
+    pub open_loop_ms: Option<u64>,
+}
+
+impl MatchmakingArgs {
+    fn pace(&self) -> players::Pace {
+        match self.open_loop_ms {
+            Some(ms) => players::Pace::Open(Duration::from_millis(ms.max(1))),
+            None => players::Pace::Closed,
+        }
+    }
 }
 
 /// What one target came to.
@@ -70,6 +83,7 @@ async fn drive(base: &str, args: &MatchmakingArgs) -> (Observations, Duration) {
                 10_000 + n as i64,
                 deadline,
                 seen.clone(),
+                args.pace(),
             ))
         })
         .collect();
@@ -216,21 +230,32 @@ fn millis(histogram: &hdrhistogram::Histogram<u64>, quantile: f64) -> f64 {
 
 fn report(args: &MatchmakingArgs, outcomes: &[Outcome]) -> String {
     let mut out = String::new();
+    let pace = match args.open_loop_ms {
+        Some(ms) => format!("open loop, one action per player every {ms} ms"),
+        None => "closed loop".to_owned(),
+    };
     let _ = writeln!(
         out,
-        "## Matchmaking load ({} players, {} s per target)\n",
+        "## Matchmaking load ({} players, {} s per target, {pace})\n",
         args.players, args.secs
     );
+    let cadence = match args.open_loop_ms {
+        Some(ms) => format!("acts once every {ms} ms on a fixed schedule (a random phase each), whatever the answers' latency"),
+        None => "acts again 20-80 ms after each answer".to_owned(),
+    };
     let _ = writeln!(
         out,
-        "Each player: list PENDING scrims, join one with room (or create a 2v2 one), poll it every 20-80 ms, leave 5% of the time while pending, check in once popped; the first player of a started scrim ends it (admin cancel, standing in for core's `scrim.saved`). Both targets serve the same routes over HTTP from this process.\n"
+        "Each player {cadence}: with no scrim, list PENDING scrims and join one with room (or create a 2v2 one); in a scrim, read it, leave 5% of the time while pending, check in once popped; the first player of a started scrim ends it (admin cancel, standing in for core's `scrim.saved`). Both targets serve the same routes over HTTP from this process.\n"
     );
     let _ = writeln!(
         out,
         "Scrims completed is the throughput that matters: requests/s also counts the fast refusals of players the legacy design stranded (a lost join leaves their player key set, so every later create or join answers PlayerAlreadyInScrim).\n"
     );
-    let _ = writeln!(out, "| target | requests/s | scrims completed | 5xx |");
-    let _ = writeln!(out, "|---|---|---|---|");
+    let _ = writeln!(
+        out,
+        "| target | requests/s | scrims completed | scrims completed/s | 5xx |"
+    );
+    let _ = writeln!(out, "|---|---|---|---|---|");
     for outcome in outcomes {
         let total: u64 = outcome
             .seen
@@ -240,12 +265,32 @@ fn report(args: &MatchmakingArgs, outcomes: &[Outcome]) -> String {
             .sum();
         let _ = writeln!(
             out,
-            "| {} | {:.0} | {} | {} |",
+            "| {} | {:.0} | {} | {:.1} | {} |",
             outcome.name,
             total as f64 / outcome.elapsed.as_secs_f64(),
             outcome.seen.completed,
+            outcome.seen.completed as f64 / outcome.elapsed.as_secs_f64(),
             outcome.seen.server_errors
         );
+    }
+    if args.open_loop_ms.is_some() {
+        let _ = writeln!(
+            out,
+            "\n| schedule lag (action start after its slot) | p50 ms | p99 ms | max ms |"
+        );
+        let _ = writeln!(out, "|---|---|---|---|");
+        for outcome in outcomes {
+            if let Some(lag) = &outcome.seen.lag {
+                let _ = writeln!(
+                    out,
+                    "| {} | {:.2} | {:.2} | {:.2} |",
+                    outcome.name,
+                    millis(lag, 0.5),
+                    millis(lag, 0.99),
+                    lag.max() as f64 / 1000.0
+                );
+            }
+        }
     }
     let _ = writeln!(
         out,

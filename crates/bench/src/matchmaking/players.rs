@@ -34,6 +34,8 @@ pub struct Observations {
     pub lost_joins: u64,
     /// Scrims completed (ended by their first player after starting).
     pub completed: u64,
+    /// Open loop: how late actions started after their scheduled time (microseconds).
+    pub lag: Option<Histogram<u64>>,
 }
 
 impl Observations {
@@ -52,6 +54,14 @@ impl Observations {
         } else if status.is_client_error() {
             *self.errors.entry(endpoint).or_default() += 1;
         }
+    }
+
+    fn record_lag(&mut self, lag: Duration) {
+        let histogram = self.lag.get_or_insert_with(|| {
+            Histogram::new_with_bounds(1, 600_000_000, 3)
+                .unwrap_or_else(|_| unreachable!("valid bounds"))
+        });
+        let _ = histogram.record(u64::try_from(lag.as_micros()).unwrap_or(u64::MAX).max(1));
     }
 
     fn observe_scrim(&mut self, scrim: &Value) {
@@ -109,23 +119,94 @@ pub struct Tokens {
     pub admin: String,
 }
 
+/// How players pace themselves.
+#[derive(Debug, Clone, Copy)]
+pub enum Pace {
+    /// Closed loop: each player acts again 20-80 ms after its last answer (a stress test: the
+    /// request rate is whatever the target sustains).
+    Closed,
+    /// Open loop: each player acts once per interval on a fixed schedule (starting at a random
+    /// phase), whatever the answers' latency: a fixed request rate, as real players make it.
+    Open(Duration),
+}
+
 /// Runs one player until `deadline`.
-pub async fn play(base: String, tokens: Tokens, player: i64, deadline: Instant, seen: Shared) {
-    let client = Client::new();
-    // Every player request goes through the gateway, acting for this player.
-    let as_player = |request: reqwest::RequestBuilder| {
-        request
-            .bearer_auth(&tokens.caller)
-            .header("x-acting-user-id", player.to_string())
+pub async fn play(
+    base: String,
+    tokens: Tokens,
+    player: i64,
+    deadline: Instant,
+    seen: Shared,
+    pace: Pace,
+) {
+    let mut state = Player {
+        client: Client::new(),
+        base,
+        tokens,
+        id: player,
+        rng: fastrand::Rng::with_seed(player as u64),
+        current: None,
+        seen,
     };
-    let mut rng = fastrand::Rng::with_seed(player as u64);
-    let mut current: Option<String> = None;
-    while Instant::now() < deadline {
-        let Some(id) = current.clone() else {
+    match pace {
+        Pace::Closed => {
+            while Instant::now() < deadline {
+                if state.current.is_some() {
+                    let pause = state.rng.u64(20..80);
+                    tokio::time::sleep(Duration::from_millis(pause)).await;
+                }
+                state.step().await;
+            }
+        }
+        Pace::Open(every) => {
+            let phase = Duration::from_micros(state.rng.u64(..every.as_micros() as u64));
+            let start = tokio::time::Instant::now() + phase;
+            // Burst: an action that overruns its slot does not move the schedule; the missed
+            // slots run at once, as players who keep clicking would.
+            let mut ticks = tokio::time::interval_at(start, every);
+            loop {
+                let scheduled = ticks.tick().await;
+                if Instant::now() >= deadline {
+                    break;
+                }
+                lock(&state.seen).record_lag(scheduled.elapsed());
+                state.step().await;
+            }
+        }
+    }
+}
+
+/// One simulated player.
+struct Player {
+    client: Client,
+    base: String,
+    tokens: Tokens,
+    id: i64,
+    rng: fastrand::Rng,
+    /// The scrim the player is in, as far as it knows.
+    current: Option<String>,
+    seen: Shared,
+}
+
+impl Player {
+    /// A request through the gateway, acting for this player.
+    fn as_player(&self, request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        request
+            .bearer_auth(&self.tokens.caller)
+            .header("x-acting-user-id", self.id.to_string())
+    }
+
+    /// One action: find a scrim (list, then join one with room or create one), or look at the
+    /// current one and do what it needs (leave 5% of the time while pending, check in once
+    /// popped, end it as its first player once started).
+    async fn step(&mut self) {
+        let (base, player, seen) = (self.base.clone(), self.id, self.seen.clone());
+        let client = self.client.clone();
+        let Some(id) = self.current.clone() else {
             let (status, list) = call(
                 &seen,
                 "list",
-                as_player(client.get(format!("{base}/scrims?status=PENDING"))),
+                self.as_player(client.get(format!("{base}/scrims?status=PENDING"))),
             )
             .await;
             let open: Vec<&Value> = if status.is_success() {
@@ -143,14 +224,15 @@ pub async fn play(base: String, tokens: Tokens, player: i64, deadline: Instant, 
                 let (status, scrim) = call(
                     &seen,
                     "create",
-                    as_player(client.post(format!("{base}/scrims"))).json(&create_body(player)),
+                    self.as_player(client.post(format!("{base}/scrims")))
+                        .json(&create_body(player)),
                 )
                 .await;
                 if status.is_success() {
-                    current = scrim["id"].as_str().map(str::to_owned);
+                    self.current = scrim["id"].as_str().map(str::to_owned);
                 }
             } else {
-                let target = open[rng.usize(..open.len())]["id"]
+                let target = open[self.rng.usize(..open.len())]["id"]
                     .as_str()
                     .unwrap_or_default()
                     .to_owned();
@@ -158,7 +240,8 @@ pub async fn play(base: String, tokens: Tokens, player: i64, deadline: Instant, 
                 let (status, scrim) = call(
                     &seen,
                     "join",
-                    as_player(client.post(format!("{base}/scrims/{target}/join"))).json(&body),
+                    self.as_player(client.post(format!("{base}/scrims/{target}/join")))
+                        .json(&body),
                 )
                 .await;
                 if status.is_success() {
@@ -167,24 +250,23 @@ pub async fn play(base: String, tokens: Tokens, player: i64, deadline: Instant, 
                     if scrim["status"] == "POPPED" {
                         *seen.pops.entry(target.clone()).or_default() += 1;
                     }
-                    current = Some(target);
+                    self.current = Some(target);
                 }
             }
-            continue;
+            return;
         };
-        tokio::time::sleep(Duration::from_millis(rng.u64(20..80))).await;
         let (status, scrim) = call(
             &seen,
             "get",
-            as_player(client.get(format!("{base}/scrims/{id}"))),
+            self.as_player(client.get(format!("{base}/scrims/{id}"))),
         )
         .await;
         if status == StatusCode::NOT_FOUND {
-            current = None;
-            continue;
+            self.current = None;
+            return;
         }
         if !status.is_success() {
-            continue;
+            return;
         }
         lock(&seen).observe_scrim(&scrim);
         let listed = scrim["players"]
@@ -193,20 +275,20 @@ pub async fn play(base: String, tokens: Tokens, player: i64, deadline: Instant, 
         if !listed {
             // We were told we joined, never left, and the scrim does not list us.
             lock(&seen).lost_joins += 1;
-            current = None;
-            continue;
+            self.current = None;
+            return;
         }
         match scrim["status"].as_str() {
-            Some("PENDING") if rng.u8(..100) < 5 => {
+            Some("PENDING") if self.rng.u8(..100) < 5 => {
                 let (status, _) = call(
                     &seen,
                     "leave",
-                    as_player(client.post(format!("{base}/scrims/{id}/leave")))
+                    self.as_player(client.post(format!("{base}/scrims/{id}/leave")))
                         .json(&json!({"playerId": player})),
                 )
                 .await;
                 if status.is_success() {
-                    current = None;
+                    self.current = None;
                 }
             }
             Some("POPPED") => {
@@ -219,7 +301,7 @@ pub async fn play(base: String, tokens: Tokens, player: i64, deadline: Instant, 
                     let (status, after) = call(
                         &seen,
                         "check-in",
-                        as_player(client.post(format!("{base}/scrims/{id}/check-in")))
+                        self.as_player(client.post(format!("{base}/scrims/{id}/check-in")))
                             .json(&json!({"playerId": player})),
                     )
                     .await;
@@ -240,11 +322,11 @@ pub async fn play(base: String, tokens: Tokens, player: i64, deadline: Instant, 
                 // which frees everyone to queue again.
                 let request = client
                     .post(format!("{base}/admin/scrims/{id}/cancel"))
-                    .bearer_auth(&tokens.admin);
+                    .bearer_auth(&self.tokens.admin);
                 let (status, _) = call(&seen, "cancel", request).await;
                 if status.is_success() {
                     lock(&seen).completed += 1;
-                    current = None;
+                    self.current = None;
                 }
             }
             _ => {}
