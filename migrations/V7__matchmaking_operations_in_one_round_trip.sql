@@ -30,6 +30,12 @@
 -- Building blocks
 ---------------------------------------------------------------------------------------------
 
+-- A popped scrim's current check-in deadline: set when it pops, and again (a fresh full window)
+-- when an admin unlocks it back to POPPED. Its check-in timer acts only on this deadline. NULL
+-- otherwise, and for scrims popped by the release before this one (whose timers carry no
+-- deadline and keep the old rule).
+ALTER TABLE matchmaking.scrims ADD COLUMN checkin_deadline timestamptz;
+
 -- A rule violation: the contract's error name and a message for the client.
 CREATE FUNCTION matchmaking.fail(error_name text, message text) RETURNS void
 LANGUAGE plpgsql AS $$
@@ -164,13 +170,20 @@ END $$;
 -- against the timer's worker.
 ---------------------------------------------------------------------------------------------
 
-CREATE FUNCTION matchmaking.arm_check_in(scrim_id uuid, submission_id text, due timestamptz)
-RETURNS void LANGUAGE sql AS $$
+-- Arms the check-in timer for `deadline`, replacing a waiting one (still scheduled, or in backoff
+-- after a failed attempt): a re-armed scrim gets its new deadline, never the old one. The
+-- payload names the deadline, and the handler acts only on the scrim's current one, so a timer
+-- that was already being handled (or is retried later) cannot cancel a scrim on an old deadline.
+CREATE FUNCTION matchmaking.arm_check_in(scrim_id uuid, submission_id text, deadline timestamptz)
+RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM matchmaking.disarm_check_in(scrim_id);
     INSERT INTO matchmaking.checkin_timeouts (payload, dedup_key, run_at)
-    VALUES (jsonb_build_object('scrimId', scrim_id, 'submissionId', submission_id),
-            scrim_id::text, due)
-    ON CONFLICT DO NOTHING
-$$;
+    VALUES (jsonb_build_object('scrimId', scrim_id, 'submissionId', submission_id,
+                               'deadline', matchmaking.utc(deadline)),
+            scrim_id::text, deadline)
+    ON CONFLICT DO NOTHING;
+END $$;
 
 CREATE FUNCTION matchmaking.disarm_check_in(scrim_id uuid) RETURNS void
 LANGUAGE sql AS $$
@@ -427,11 +440,11 @@ BEGIN
     -- Full: pop. The row lock makes this the only join that can see the scrim full.
     UPDATE matchmaking.scrims
     SET status = 'POPPED', popped_at = now(), submission_id = 'scrim-' || gen_random_uuid(),
-        group_invite_opens_at = NULL, updated_at = now()
+        group_invite_opens_at = NULL, updated_at = now(),
+        checkin_deadline = now() + checkin_timeout_ms * interval '1 millisecond'
     WHERE id = s.id
     RETURNING * INTO s;
-    PERFORM matchmaking.arm_check_in(s.id, s.submission_id,
-        now() + s.checkin_timeout_ms * interval '1 millisecond');
+    PERFORM matchmaking.arm_check_in(s.id, s.submission_id, s.checkin_deadline);
     RETURN matchmaking.announce(s.id, 'scrim.popped');
 END $$;
 
@@ -573,8 +586,10 @@ BEGIN
 END $$;
 
 -- Restores a locked scrim's previous status (IN_PROGRESS if none was recorded). Unlocking a
--- scrim that is not locked changes nothing. Timers are armed again, so a scrim unlocked back to
--- POPPED or PENDING cannot get stuck: timers still waiting keep their dedup key.
+-- scrim that is not locked changes nothing. A scrim unlocked back to POPPED gets a fresh, full
+-- check-in window from now: its players could not check in while it was locked, so the old
+-- deadline (which may have passed meanwhile) no longer applies. Back to PENDING, its players'
+-- leave timers are armed again (those still waiting keep their dedup key and their time).
 CREATE FUNCTION matchmaking.unlock_scrim(scrim_id uuid) RETURNS jsonb
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -584,12 +599,13 @@ BEGIN
         RETURN matchmaking.scrim_json(s);
     END IF;
     UPDATE matchmaking.scrims
-    SET status = coalesce(unlocked_status, 'IN_PROGRESS'), unlocked_status = NULL, updated_at = now()
+    SET status = coalesce(unlocked_status, 'IN_PROGRESS'), unlocked_status = NULL, updated_at = now(),
+        checkin_deadline = CASE WHEN unlocked_status = 'POPPED'
+                                THEN now() + checkin_timeout_ms * interval '1 millisecond' END
     WHERE id = s.id
     RETURNING * INTO s;
     IF s.status = 'POPPED' THEN
-        PERFORM matchmaking.arm_check_in(s.id, s.submission_id,
-            now() + s.checkin_timeout_ms * interval '1 millisecond');
+        PERFORM matchmaking.arm_check_in(s.id, s.submission_id, s.checkin_deadline);
     ELSIF s.status = 'PENDING' THEN
         PERFORM matchmaking.arm_leave(p.scrim_id, p.player_id, p.leave_at)
         FROM matchmaking.scrim_players p WHERE p.scrim_id = s.id;
@@ -666,24 +682,122 @@ BEGIN
     END IF;
 END $$;
 
--- A popped scrim's check-in window closed: if it is still popped by the same pop, every player
--- who did not check in is queue banned and the scrim is cancelled, in one transaction.
-CREATE FUNCTION matchmaking.expire_check_in(
-    scrim_id uuid, submission text, initial_minutes integer, modifier_minutes integer,
-    fall_off_days integer)
+-- Every player of a popped scrim (locked by the caller) who did not check in is queue banned,
+-- and the scrim is cancelled, in one transaction.
+CREATE FUNCTION matchmaking.time_out_check_in(
+    s matchmaking.scrims, initial_minutes integer, modifier_minutes integer, fall_off_days integer)
 RETURNS jsonb LANGUAGE plpgsql AS $$
-DECLARE
-    s matchmaking.scrims;
 BEGIN
-    SELECT * INTO s FROM matchmaking.scrims WHERE id = scrim_id FOR UPDATE;
-    IF NOT FOUND OR s.status <> 'POPPED' OR s.submission_id IS DISTINCT FROM submission THEN
-        RETURN NULL; -- Started, cancelled, locked, or popped again since.
-    END IF;
     PERFORM matchmaking.queue_ban(p.player_id, s.id, initial_minutes, modifier_minutes, fall_off_days)
     FROM (SELECT p.player_id FROM matchmaking.scrim_players p
           WHERE p.scrim_id = s.id AND NOT p.checked_in ORDER BY p.position) AS p;
     RETURN matchmaking.remove_scrim(s.id, 'CANCELLED', 'scrim.cancelled');
 END $$;
+
+-- A popped scrim's check-in window closed: if the scrim is still popped by the same pop, and
+-- this timer is for its current deadline, the check-in timed out. NULL when the timer no longer
+-- applies (started, cancelled, locked, popped again, or given a fresh window by an unlock).
+CREATE FUNCTION matchmaking.expire_check_in(
+    scrim_id uuid, submission text, deadline timestamptz, initial_minutes integer,
+    modifier_minutes integer, fall_off_days integer)
+RETURNS jsonb LANGUAGE plpgsql AS $$
+DECLARE
+    s matchmaking.scrims;
+BEGIN
+    SELECT * INTO s FROM matchmaking.scrims WHERE id = scrim_id FOR UPDATE;
+    IF NOT FOUND OR s.status <> 'POPPED' OR s.submission_id IS DISTINCT FROM submission
+       -- A timer of the release before V7 names no deadline: it keeps the old rule.
+       OR (deadline IS NOT NULL AND s.checkin_deadline IS DISTINCT FROM deadline) THEN
+        RETURN NULL;
+    END IF;
+    RETURN matchmaking.time_out_check_in(s, initial_minutes, modifier_minutes, fall_off_days);
+END $$;
+
+---------------------------------------------------------------------------------------------
+-- The reconciliation sweep (issue 13 item 3). A timer that was dead-lettered (or lost in any
+-- other way) would leave a scrim POPPED, or a player queued, forever, and those players could
+-- join nothing else. A periodic job, once per period across replicas, finds the scrims whose
+-- timer is missing or overdue by more than a grace period (its workers are down or its queue is
+-- paused) and acts on each in a transaction of its own: what is due happens now, what is not is
+-- armed again.
+---------------------------------------------------------------------------------------------
+
+-- The timers that should exist and do not, or are overdue: a POPPED scrim's check-in timer
+-- (player_id NULL) and each player's leave timer in a PENDING scrim. `at` is the sweep's
+-- clock (now(), or a test's).
+CREATE FUNCTION matchmaking.stranded_timers(at timestamptz, grace interval)
+RETURNS TABLE (scrim_id uuid, player_id integer)
+LANGUAGE sql STABLE AS $$
+    SELECT s.id, NULL::integer
+    FROM matchmaking.scrims s
+    WHERE s.status = 'POPPED'
+      AND NOT EXISTS (SELECT 1 FROM matchmaking.checkin_timeouts t
+                      WHERE t.dedup_key = s.id::text AND t.run_at > at - grace)
+    UNION ALL
+    SELECT p.scrim_id, p.player_id
+    FROM matchmaking.scrims s JOIN matchmaking.scrim_players p ON p.scrim_id = s.id
+    WHERE s.status = 'PENDING'
+      AND NOT EXISTS (SELECT 1 FROM matchmaking.leave_expiries t
+                      WHERE t.dedup_key = p.scrim_id::text || ':' || p.player_id
+                        AND t.run_at > at - grace)
+$$;
+
+-- Reconciles a popped scrim's check-in: its deadline passed, so it times out now; or it has not,
+-- so its timer is armed again. What it did: 'timed_out', 'rearmed', or 'fine' (the scrim moved
+-- on, or its timer came back, since it was found).
+CREATE FUNCTION matchmaking.reconcile_check_in(
+    scrim_id uuid, at timestamptz, grace interval, initial_minutes integer,
+    modifier_minutes integer, fall_off_days integer)
+RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+    s matchmaking.scrims;
+    deadline timestamptz;
+BEGIN
+    SELECT * INTO s FROM matchmaking.scrims WHERE id = scrim_id FOR UPDATE;
+    IF NOT FOUND OR s.status <> 'POPPED' OR EXISTS (
+        SELECT 1 FROM matchmaking.checkin_timeouts t
+        WHERE t.dedup_key = s.id::text AND t.run_at > at - grace) THEN
+        RETURN 'fine';
+    END IF;
+    deadline := coalesce(s.checkin_deadline, s.popped_at + s.checkin_timeout_ms * interval '1 millisecond');
+    IF deadline <= at THEN
+        PERFORM matchmaking.time_out_check_in(s, initial_minutes, modifier_minutes, fall_off_days);
+        RETURN 'timed_out';
+    END IF;
+    UPDATE matchmaking.scrims SET checkin_deadline = deadline WHERE id = s.id;
+    PERFORM matchmaking.arm_check_in(s.id, s.submission_id, deadline);
+    RETURN 'rearmed';
+END $$;
+
+-- Reconciles a queued player's leaveAt: passed, so they leave now (as the timer would have); or
+-- not, so their timer is armed again. 'expired', 'rearmed' or 'fine'.
+CREATE FUNCTION matchmaking.reconcile_leave(
+    scrim_id uuid, player_id integer, at timestamptz, grace interval)
+RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+    s matchmaking.scrims;
+    leaves timestamptz;
+BEGIN
+    SELECT * INTO s FROM matchmaking.scrims WHERE id = scrim_id FOR UPDATE;
+    SELECT p.leave_at INTO leaves FROM matchmaking.scrim_players p
+    WHERE p.scrim_id = reconcile_leave.scrim_id AND p.player_id = reconcile_leave.player_id;
+    IF s.id IS NULL OR s.status <> 'PENDING' OR leaves IS NULL OR EXISTS (
+        SELECT 1 FROM matchmaking.leave_expiries t
+        WHERE t.dedup_key = s.id::text || ':' || player_id AND t.run_at > at - grace) THEN
+        RETURN 'fine';
+    END IF;
+    IF leaves <= at THEN
+        PERFORM matchmaking.remove_player(s, player_id, true);
+        RETURN 'expired';
+    END IF;
+    PERFORM matchmaking.disarm_leaves(s.id, ARRAY[player_id]);
+    PERFORM matchmaking.arm_leave(s.id, player_id, leaves);
+    RETURN 'rearmed';
+END $$;
+
+-- The periods of matchmaking's periodic jobs (pg-queue's Periodic: one run per period across
+-- replicas).
+SELECT pgq.create_periodic_jobs('matchmaking', 'matchmaking');
 
 ---------------------------------------------------------------------------------------------
 -- Metrics after commit (DOMAIN §1.1, issue 13 item 6)

@@ -7,6 +7,7 @@ pub mod error;
 pub mod events;
 pub mod http;
 pub mod lifecycle;
+pub mod reconcile;
 pub mod settings;
 pub mod store;
 pub mod timers;

@@ -22,6 +22,10 @@ pub struct Settings {
     /// How often the workers publish `scrim.metricsUpdate` (when the counts changed), in
     /// milliseconds: at most once per interval across all replicas.
     pub metrics_interval_ms: u64,
+    /// How often the reconciliation sweep runs (once per period across all replicas), and how
+    /// overdue a timer may be before the sweep acts in its place, in seconds.
+    pub reconcile_period_secs: u64,
+    pub reconcile_grace_secs: u64,
     /// Seed of team and lobby generation; unset in production (tests set it to be repeatable).
     pub random_seed: Option<u64>,
 }
@@ -54,6 +58,8 @@ impl Default for Settings {
             workers: true,
             worker_concurrency: 2,
             metrics_interval_ms: 250,
+            reconcile_period_secs: 60,
+            reconcile_grace_secs: 60,
             random_seed: None,
         }
     }
@@ -62,6 +68,14 @@ impl Default for Settings {
 impl Settings {
     pub fn group_invite_window(&self) -> Duration {
         Duration::from_secs(u64::from(self.group_invite_window_secs))
+    }
+
+    pub fn reconcile_period(&self) -> Duration {
+        Duration::from_secs(self.reconcile_period_secs.max(1))
+    }
+
+    pub fn reconcile_grace(&self) -> Duration {
+        Duration::from_secs(self.reconcile_grace_secs)
     }
 
     pub fn metrics_interval(&self) -> Duration {

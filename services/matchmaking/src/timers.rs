@@ -21,6 +21,10 @@ pub struct CheckInDue {
     pub scrim_id: Uuid,
     /// The pop this timer belongs to.
     pub submission_id: String,
+    /// The check-in deadline this timer was armed for; the scrim's current one when the timer is
+    /// current. Timers armed by the release before V7 have none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deadline: Option<DateTime<Utc>>,
 }
 
 impl Queue for CheckInDue {
@@ -50,18 +54,19 @@ pub fn verdict(error: ScrimError) -> HandlerError {
     }
 }
 
-/// The check-in window closed: if the scrim is still popped by the same pop, every player who did
-/// not check in is queue banned (DOMAIN §1.5) and the scrim is cancelled, in the message's
-/// transaction.
+/// The check-in window closed: if the scrim is still popped by the same pop, and this timer is
+/// for its current deadline (an unlock gives a fresh one), every player who did not check in is
+/// queue banned (DOMAIN §1.5) and the scrim is cancelled, in the message's transaction.
 pub async fn expire_check_in(
     ctx: &mut MessageContext<'_>,
     due: CheckInDue,
     policy: QueueBanPolicy,
 ) -> Result<(), HandlerError> {
     let conn = ctx.tx().await?;
-    sqlx::query("SELECT matchmaking.expire_check_in($1, $2, $3, $4, $5)")
+    sqlx::query("SELECT matchmaking.expire_check_in($1, $2, $3, $4, $5, $6)")
         .bind(due.scrim_id)
         .bind(&due.submission_id)
+        .bind(due.deadline)
         .bind(minutes(policy.initial_minutes))
         .bind(minutes(policy.modifier_minutes))
         .bind(minutes(policy.fall_off_days))
@@ -86,6 +91,6 @@ pub async fn expire_leave(ctx: &mut MessageContext<'_>, due: LeaveDue) -> Result
 }
 
 /// A policy number as SQL's `integer` (they are minutes and days, far below its range).
-fn minutes(value: i64) -> i32 {
+pub(crate) fn minutes(value: i64) -> i32 {
     i32::try_from(value).unwrap_or(i32::MAX)
 }

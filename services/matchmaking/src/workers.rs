@@ -2,12 +2,13 @@
 
 use std::time::Duration;
 
-use pg_queue::{HandlerError, MessageContext, QueueOptions, QueueWorker, Worker};
+use pg_queue::{HandlerError, MessageContext, Periodic, QueueOptions, QueueWorker, Worker};
 use service_kit::Background;
 use sqlx::PgPool;
 
 use crate::Matchmaking;
 use crate::consumers::{self, FromCore, FromSubmission};
+use crate::reconcile::Reconcile;
 use crate::timers::{self, CheckInDue, LeaveDue};
 
 /// How long in-flight handlers get after the stop signal before their messages are released.
@@ -93,6 +94,19 @@ pub fn start(matchmaking: &Matchmaking, workers_pool: &PgPool, background: &Back
         .queue(QueueWorker::<FromSubmission, _>::new(pool, IncomingEvents).options(options))
         .shutdown_deadline(SHUTDOWN_DEADLINE);
     background.spawn("matchmaking queues", |stop| worker.run(stop));
+    let settings = &matchmaking.settings;
+    let sweep = Periodic::new(
+        matchmaking.pool.clone(),
+        "matchmaking",
+        "reconcile_timers",
+        settings.reconcile_period(),
+        Reconcile {
+            policy: settings.queue_ban,
+            grace: settings.reconcile_grace(),
+            at: None,
+        },
+    );
+    background.spawn("reconcile timers", |stop| sweep.run(stop));
     let pool = matchmaking.pool.clone();
     let interval = matchmaking.settings.metrics_interval();
     background.spawn("scrim metrics", move |stop| {

@@ -240,7 +240,9 @@ fn report(args: &MatchmakingArgs, outcomes: &[Outcome]) -> String {
         args.players, args.secs
     );
     let cadence = match args.open_loop_ms {
-        Some(ms) => format!("acts once every {ms} ms on a fixed schedule (a random phase each), whatever the answers' latency"),
+        Some(ms) => format!(
+            "acts once every {ms} ms on a fixed schedule (a random phase each), whatever the answers' latency"
+        ),
         None => "acts again 20-80 ms after each answer".to_owned(),
     };
     let _ = writeln!(

@@ -62,6 +62,11 @@ const MATRIX: &[TableGrants] = &[
     ("matchmaking.scrim_players", MATCHMAKING_OWNS),
     ("matchmaking.scrim_players_position_seq", NOBODY),
     ("matchmaking.scrim_team_players", MATCHMAKING_OWNS),
+    // The periods of matchmaking's periodic jobs (the reconciliation sweep; V7).
+    (
+        "matchmaking.periodic_jobs",
+        &[(Matchmaking, &[Select, Insert, Update])],
+    ),
     // The last scrim.metricsUpdate published (one row; V7).
     (
         "matchmaking.published_metrics",

@@ -239,6 +239,23 @@ impl TestApp {
             .expect("publish metrics")
     }
 
+    /// Runs the timer queues as if it were `at` (a wall-clock instant), until nothing more is due.
+    pub async fn run_timers_at(&self, at: chrono::DateTime<chrono::Utc>) {
+        let ahead = (at - chrono::Utc::now()).to_std().unwrap_or_default();
+        self.run_timers_after(ahead).await;
+    }
+
+    /// Runs the reconciliation sweep as if it were `ahead` from now.
+    pub async fn sweep_after(&self, ahead: Duration) -> matchmaking::reconcile::Sweep {
+        let job = matchmaking::reconcile::Reconcile {
+            policy: self.settings.queue_ban,
+            grace: self.settings.reconcile_grace(),
+            at: Some(chrono::Utc::now() + ahead),
+        };
+        let mut conn = self.app.pool.acquire().await.expect("connection");
+        job.sweep(&mut conn).await.expect("sweep")
+    }
+
     /// Handles every event waiting in matchmaking's incoming queues.
     pub async fn run_incoming(&self) -> (usize, usize) {
         let pool = self.app.pool.clone();

@@ -12,5 +12,6 @@ mod input;
 mod lifecycle;
 mod listing;
 mod openapi;
+mod reconcile;
 mod security;
 mod timers;
