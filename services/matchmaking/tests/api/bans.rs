@@ -129,26 +129,6 @@ async fn repeated_bans_grow_by_the_modifier_within_the_fall_off_window_only() {
     assert!((miss_a_check_in(&app, 2, 102).await - 1500.0).abs() < 0.1);
 }
 
-/// Waits until `sessions` other sessions of the test database wait on a lock (they are queued
-/// behind a transaction the test holds open): a synchronisation, not a timed assertion.
-async fn wait_for_lock_waiters(app: &TestApp, sessions: i64) {
-    let admin = app.db.admin_pool().await;
-    for _ in 0..3000 {
-        let waiting: i64 = sqlx::query_scalar(
-            "SELECT count(*) FROM pg_stat_activity
-             WHERE datname = current_database() AND wait_event_type = 'Lock'",
-        )
-        .fetch_one(&admin)
-        .await
-        .expect("pg_stat_activity");
-        if waiting >= sessions {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    panic!("no session started waiting on the held lock");
-}
-
 #[tokio::test]
 async fn a_player_banned_while_their_join_waits_does_not_slip_into_a_new_scrim() {
     let app = TestApp::spawn().await;
@@ -180,7 +160,7 @@ async fn a_player_banned_while_their_join_waits_does_not_slip_into_a_new_scrim()
     };
     let app_ref = &app;
     let (answer, ()) = tokio::join!(join, async move {
-        wait_for_lock_waiters(app_ref, 1).await;
+        app_ref.wait_for_lock_waiters(1).await;
         timeout.commit().await.expect("commit the timeout");
     });
     assert_error(&answer, StatusCode::FORBIDDEN, "PlayerQueueBanned");

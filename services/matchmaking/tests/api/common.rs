@@ -256,6 +256,24 @@ impl TestApp {
         job.sweep(&mut conn).await.expect("sweep")
     }
 
+    /// Waits until `sessions` sessions of the test database wait on a lock (queued behind a
+    /// transaction the test holds open): a synchronisation, not a timed assertion.
+    pub async fn wait_for_lock_waiters(&self, sessions: i64) {
+        let admin = self.db.admin_pool().await;
+        for _ in 0..3000 {
+            if lock_waiters(&admin).await >= sessions {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("no session started waiting on the held lock");
+    }
+
+    /// How many sessions of the test database wait on a lock right now.
+    pub async fn lock_waiters(&self) -> i64 {
+        lock_waiters(&self.db.admin_pool().await).await
+    }
+
     /// Handles every event waiting in matchmaking's incoming queues.
     pub async fn run_incoming(&self) -> (usize, usize) {
         let pool = self.app.pool.clone();
@@ -284,6 +302,16 @@ impl TestApp {
             .await
             .expect("submission publishes");
     }
+}
+
+async fn lock_waiters(admin: &PgPool) -> i64 {
+    sqlx::query_scalar(
+        "SELECT count(*) FROM pg_stat_activity
+         WHERE datname = current_database() AND wait_event_type = 'Lock'",
+    )
+    .fetch_one(admin)
+    .await
+    .expect("pg_stat_activity")
 }
 
 /// The player a request body names: `playerId`, or the `join.playerId` of a create.

@@ -6,6 +6,7 @@ mod bans;
 mod common;
 mod concurrency;
 mod contract;
+mod deadlocks;
 mod events;
 mod groups;
 mod input;
