@@ -60,9 +60,15 @@ $$;
 
 -- A Scrim (DOMAIN §1.1), read by one statement: row, roster (in arrival order) and games (team by
 -- team, each player whole). Absent optional fields are left out, as the Rust type serialises.
+--
+-- Why PL/pgSQL for what is one query: PostgreSQL 15 plans the body of a LANGUAGE sql function
+-- again at every call (0.6 ms here for this one, ten times its execution), while PL/pgSQL keeps
+-- its plans for the session. The small helpers it calls (utc, player_json) stay SQL: they are
+-- inlined into this plan. The same goes for every helper below that runs a query.
 CREATE FUNCTION matchmaking.scrim_json(s matchmaking.scrims) RETURNS jsonb
-LANGUAGE sql STABLE AS $$
-    SELECT jsonb_strip_nulls(jsonb_build_object(
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    RETURN jsonb_strip_nulls(jsonb_build_object(
         'id', s.id,
         'createdAt', matchmaking.utc(s.created_at),
         'updatedAt', matchmaking.utc(s.updated_at),
@@ -97,21 +103,22 @@ LANGUAGE sql STABLE AS $$
         'settings', jsonb_build_object(
             'teamSize', s.team_size, 'teamCount', s.team_count, 'mode', s.mode,
             'competitive', s.competitive, 'observable', s.observable, 'lfs', s.lfs,
-            'checkinTimeout', s.checkin_timeout_ms)))
-$$;
+            'checkinTimeout', s.checkin_timeout_ms)));
+END $$;
 
 -- The live counts (DOMAIN §1.1): PENDING scrims are queued players, every other live scrim
 -- scrimming players.
 CREATE FUNCTION matchmaking.metrics() RETURNS jsonb
-LANGUAGE sql STABLE AS $$
-    SELECT jsonb_build_object(
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    RETURN (SELECT jsonb_build_object(
         'pendingScrims', count(*) FILTER (WHERE status = 'PENDING'),
         'totalScrims', count(*),
         'playersQueued', coalesce(sum(player_count) FILTER (WHERE status = 'PENDING'), 0),
         'playersScrimming', coalesce(sum(player_count) FILTER (WHERE status <> 'PENDING'), 0),
         'totalPlayers', coalesce(sum(player_count), 0))
-    FROM matchmaking.scrims
-$$;
+    FROM matchmaking.scrims);
+END $$;
 
 -- Publishes one event (DOMAIN §5) into the queue of each subscriber of its topic, in the caller's
 -- transaction. The subscribers, as matchmaking's events.rs documents them: core keeps live views
@@ -186,28 +193,31 @@ BEGIN
 END $$;
 
 CREATE FUNCTION matchmaking.disarm_check_in(scrim_id uuid) RETURNS void
-LANGUAGE sql AS $$
+LANGUAGE plpgsql AS $$
+BEGIN
     DELETE FROM matchmaking.checkin_timeouts
     WHERE id IN (SELECT id FROM matchmaking.checkin_timeouts
-                 WHERE dedup_key = scrim_id::text FOR UPDATE SKIP LOCKED)
-$$;
+                 WHERE dedup_key = scrim_id::text FOR UPDATE SKIP LOCKED);
+END $$;
 
 CREATE FUNCTION matchmaking.arm_leave(scrim_id uuid, player_id integer, leave_at timestamptz)
-RETURNS void LANGUAGE sql AS $$
+RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
     INSERT INTO matchmaking.leave_expiries (payload, dedup_key, run_at)
     VALUES (jsonb_build_object('scrimId', scrim_id, 'playerId', player_id,
                                'leaveAt', matchmaking.utc(leave_at)),
             scrim_id::text || ':' || player_id, leave_at)
-    ON CONFLICT DO NOTHING
-$$;
+    ON CONFLICT DO NOTHING;
+END $$;
 
 CREATE FUNCTION matchmaking.disarm_leaves(scrim_id uuid, player_ids integer[]) RETURNS void
-LANGUAGE sql AS $$
+LANGUAGE plpgsql AS $$
+BEGIN
     DELETE FROM matchmaking.leave_expiries
     WHERE id IN (SELECT id FROM matchmaking.leave_expiries
                  WHERE dedup_key = ANY (SELECT scrim_id::text || ':' || unnest(player_ids))
-                 FOR UPDATE SKIP LOCKED)
-$$;
+                 FOR UPDATE SKIP LOCKED);
+END $$;
 
 ---------------------------------------------------------------------------------------------
 -- Rules shared by several operations
@@ -215,11 +225,12 @@ $$;
 
 -- Whether a player has a queue ban in force.
 CREATE FUNCTION matchmaking.queue_banned(player_id integer) RETURNS boolean
-LANGUAGE sql STABLE AS $$
-    SELECT EXISTS (SELECT 1 FROM core.member_restrictions r
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    RETURN EXISTS (SELECT 1 FROM core.member_restrictions r
                    WHERE r.user_id = player_id AND r.type = 'QUEUE_BAN'
-                     AND r.expiration > now() AND r.manually_expired_at IS NULL)
-$$;
+                     AND r.expiration > now() AND r.manually_expired_at IS NULL);
+END $$;
 
 -- What every create and join checks before touching a scrim (DOMAIN §1.2, §1.3, §1.5).
 CREATE FUNCTION matchmaking.admit(
@@ -727,7 +738,9 @@ END $$;
 -- clock (now(), or a test's).
 CREATE FUNCTION matchmaking.stranded_timers(at timestamptz, grace interval)
 RETURNS TABLE (scrim_id uuid, player_id integer)
-LANGUAGE sql STABLE AS $$
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    RETURN QUERY
     SELECT s.id, NULL::integer
     FROM matchmaking.scrims s
     WHERE s.status = 'POPPED'
@@ -739,8 +752,8 @@ LANGUAGE sql STABLE AS $$
     WHERE s.status = 'PENDING'
       AND NOT EXISTS (SELECT 1 FROM matchmaking.leave_expiries t
                       WHERE t.dedup_key = p.scrim_id::text || ':' || p.player_id
-                        AND t.run_at > at - grace)
-$$;
+                        AND t.run_at > at - grace);
+END $$;
 
 -- Reconciles a popped scrim's check-in: its deadline passed, so it times out now; or it has not,
 -- so its timer is armed again. What it did: 'timed_out', 'rearmed', or 'fine' (the scrim moved
