@@ -223,25 +223,42 @@ END $$;
 -- Rules shared by several operations
 ---------------------------------------------------------------------------------------------
 
--- Whether a player has a queue ban in force.
-CREATE FUNCTION matchmaking.queue_banned(player_id integer) RETURNS boolean
-LANGUAGE plpgsql STABLE AS $$
+-- Whether a player has a queue ban in force in an organization (DOMAIN §1.5: a ban belongs to the
+-- member of one organization and blocks that organization's scrims only). Bans written before
+-- V6 gave restrictions an organization have none: they keep blocking every organization, as
+-- they did when they were given, until they run out.
+CREATE FUNCTION matchmaking.queue_banned(player_id integer, organization_id integer)
+RETURNS boolean LANGUAGE plpgsql STABLE AS $$
 BEGIN
     RETURN EXISTS (SELECT 1 FROM core.member_restrictions r
                    WHERE r.user_id = player_id AND r.type = 'QUEUE_BAN'
+                     AND (r.organization_id = queue_banned.organization_id OR r.organization_id IS NULL)
                      AND r.expiration > now() AND r.manually_expired_at IS NULL);
+END $$;
+
+-- An organization's value of a numeric setting (core's configuration, read through the view core
+-- publishes: DOMAIN §8), or `fallback` when core does not know the organization.
+CREATE FUNCTION matchmaking.organization_setting(organization_id integer, key text, fallback numeric)
+RETURNS numeric LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    RETURN coalesce(
+        (SELECT o.value::numeric FROM core.organization_settings o
+         WHERE o.organization_id = organization_setting.organization_id
+           AND o.key = organization_setting.key),
+        fallback);
 END $$;
 
 -- What every create and join checks before touching a scrim (DOMAIN §1.2, §1.3, §1.5).
 CREATE FUNCTION matchmaking.admit(
-    player_id integer, scrim_skill_group integer, competitive boolean, player_skill_group integer)
+    player_id integer, organization_id integer, scrim_skill_group integer, competitive boolean,
+    player_skill_group integer)
 RETURNS void LANGUAGE plpgsql AS $$
 BEGIN
     IF (SELECT scrims_disabled FROM matchmaking.platform_state) THEN
         PERFORM matchmaking.fail('ScrimsDisabled', 'scrims are disabled right now');
     END IF;
-    IF matchmaking.queue_banned(player_id) THEN
-        PERFORM matchmaking.fail('PlayerQueueBanned', 'the player is queue banned');
+    IF matchmaking.queue_banned(player_id, organization_id) THEN
+        PERFORM matchmaking.fail('PlayerQueueBanned', 'the player is queue banned in this organization');
     END IF;
     IF competitive AND player_skill_group IS DISTINCT FROM scrim_skill_group THEN
         PERFORM matchmaking.fail('ScrimSkillGroupMismatch',
@@ -293,8 +310,8 @@ END $$;
 -- insert waits on it (the one-live-scrim unique index). When it commits, the ban it wrote is
 -- visible to the next statement: without this check, the join landed the instant the ban did.
 CREATE FUNCTION matchmaking.add_player(
-    scrim_id uuid, player_id integer, name text, leave_after integer, group_code text,
-    queued boolean)
+    scrim_id uuid, organization_id integer, player_id integer, name text, leave_after integer,
+    group_code text, queued boolean)
 RETURNS void LANGUAGE plpgsql AS $$
 DECLARE
     leaves timestamptz;
@@ -302,8 +319,8 @@ BEGIN
     INSERT INTO matchmaking.scrim_players (scrim_id, player_id, name, joined_at, leave_at, group_code)
     VALUES (scrim_id, player_id, name, now(), now() + make_interval(secs => leave_after), group_code)
     RETURNING leave_at INTO leaves;
-    IF matchmaking.queue_banned(player_id) THEN
-        PERFORM matchmaking.fail('PlayerQueueBanned', 'the player is queue banned');
+    IF matchmaking.queue_banned(player_id, organization_id) THEN
+        PERFORM matchmaking.fail('PlayerQueueBanned', 'the player is queue banned in this organization');
     END IF;
     IF queued THEN
         PERFORM matchmaking.arm_leave(scrim_id, player_id, leaves);
@@ -357,9 +374,20 @@ END $$;
 -- The operations (DOMAIN §1.2). Each returns the scrim after the change, as announced.
 ---------------------------------------------------------------------------------------------
 
+-- The check-in timeout of a new scrim of an organization, in milliseconds (DOMAIN §1.5:
+-- SCRIM_QUEUE_BAN_CHECKIN_TIMEOUT_MINUTES), else the service's default.
+CREATE FUNCTION matchmaking.checkin_timeout_ms(organization_id integer, fallback_ms integer)
+RETURNS integer LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    -- Core bounds the setting to 1-60 minutes; the clamp keeps the scrim's CHECK whatever it holds.
+    RETURN greatest(1000, least(3600000, round(60000 * matchmaking.organization_setting(
+        organization_id, 'SCRIM_QUEUE_BAN_CHECKIN_TIMEOUT_MINUTES', fallback_ms / 60000.0))))::integer;
+END $$;
+
 -- Creates a PENDING scrim whose author is its first player (optionally creating a group), or an
 -- LFS scrim: IN_PROGRESS at once, submission `lfs-<id>`, three placeholder games in which the
--- author is on the team they chose.
+-- author is on the team they chose. `checkin_timeout_ms` is the service's default, for an
+-- organization core does not know.
 CREATE FUNCTION matchmaking.create_scrim(
     id uuid, lfs boolean, author_id integer, organization_id integer, game_mode_id integer,
     skill_group_id integer, team_size smallint, team_count smallint, mode matchmaking.scrim_mode,
@@ -370,7 +398,7 @@ RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE
     s matchmaking.scrims;
 BEGIN
-    PERFORM matchmaking.admit(player_id, skill_group_id, competitive, player_skill_group);
+    PERFORM matchmaking.admit(player_id, organization_id, skill_group_id, competitive, player_skill_group);
     IF group_code IS NOT NULL THEN
         PERFORM matchmaking.check_groups_allowed(mode, team_size);
     END IF;
@@ -380,12 +408,15 @@ BEGIN
     VALUES (create_scrim.id, CASE WHEN lfs THEN 'IN_PROGRESS' ELSE 'PENDING' END::matchmaking.scrim_status,
         author_id, organization_id, game_mode_id, skill_group_id,
         CASE WHEN lfs THEN 'lfs-' || create_scrim.id END, team_size, team_count, mode,
-        competitive, observable, lfs, checkin_timeout_ms, CASE WHEN lfs THEN 3 ELSE 0 END)
+        competitive, observable, lfs,
+        matchmaking.checkin_timeout_ms(organization_id, checkin_timeout_ms),
+        CASE WHEN lfs THEN 3 ELSE 0 END)
     RETURNING * INTO s;
     IF group_code IS NOT NULL THEN
         PERFORM matchmaking.create_group(s, group_code, invite_window_secs);
     END IF;
-    PERFORM matchmaking.add_player(s.id, player_id, player_name, leave_after, group_code, NOT lfs);
+    PERFORM matchmaking.add_player(s.id, organization_id, player_id, player_name, leave_after,
+                                   group_code, NOT lfs);
     IF lfs THEN
         INSERT INTO matchmaking.scrim_team_players (scrim_id, game_index, team_index, player_id)
         SELECT s.id, game, lfs_team, create_scrim.player_id FROM generate_series(0, 2) AS game;
@@ -421,7 +452,8 @@ DECLARE
     group_code text := coalesce(create_group_code, join_group_code);
     grp matchmaking.scrim_groups;
 BEGIN
-    PERFORM matchmaking.admit(player_id, s.skill_group_id, s.competitive, player_skill_group);
+    PERFORM matchmaking.admit(player_id, s.organization_id, s.skill_group_id, s.competitive,
+                              player_skill_group);
     IF s.status <> 'PENDING' THEN
         PERFORM matchmaking.fail('ScrimAlreadyInProgress', 'the scrim is no longer taking players');
     END IF;
@@ -443,7 +475,8 @@ BEGIN
             PERFORM matchmaking.fail('GroupFull', 'the group is as large as a team');
         END IF;
     END IF;
-    PERFORM matchmaking.add_player(s.id, player_id, player_name, leave_after, group_code, true);
+    PERFORM matchmaking.add_player(s.id, s.organization_id, player_id, player_name, leave_after,
+                                   group_code, true);
     -- The row lock was taken before the insert, so the count it read plus this player is exact.
     IF s.player_count + 1 < s.team_size * s.team_count THEN
         RETURN matchmaking.announce(s.id, 'scrim.updated');
@@ -666,40 +699,60 @@ BEGIN
     RETURN matchmaking.remove_player(s, player_id, true);
 END $$;
 
--- Writes one QUEUE_BAN (DOMAIN §1.5), `initial + modifier × (queue bans in the fall-off window)`
--- minutes long, and announces it. Nothing if this scrim already banned this player (the unique
--- constraint makes a repeat a no-op).
+-- Writes one QUEUE_BAN (DOMAIN §1.5) for the player as a member of the scrim's organization, and
+-- announces it. Its length is `initial + modifier × (the member's queue bans of the fall-off
+-- window)` minutes: bans in other organizations, and bans an admin lifted and forgave, do not
+-- count. The policy is the organization's configuration in core; the `fallback_` values (the
+-- service's settings) apply to an organization core does not know. Nothing if this scrim already
+-- banned this player (the unique constraint makes a repeat a no-op), or if the policy makes the
+-- ban zero minutes long.
 CREATE FUNCTION matchmaking.queue_ban(
-    player_id integer, scrim_id uuid, initial_minutes integer, modifier_minutes integer,
-    fall_off_days integer)
+    player_id integer, scrim_id uuid, organization_id integer, fallback_initial_minutes integer,
+    fallback_modifier_minutes integer, fallback_fall_off_days integer)
 RETURNS void LANGUAGE plpgsql AS $$
 DECLARE
+    initial numeric := matchmaking.organization_setting(organization_id,
+        'SCRIM_QUEUE_BAN_INITIAL_DURATION_MINUTES', fallback_initial_minutes);
+    modifier numeric := matchmaking.organization_setting(organization_id,
+        'SCRIM_QUEUE_BAN_DURATION_MODIFIER', fallback_modifier_minutes);
+    fall_off numeric := matchmaking.organization_setting(organization_id,
+        'SCRIM_QUEUE_BAN_MODIFIER_FALL_OFF_DAYS', fallback_fall_off_days);
+    recent bigint;
+    minutes numeric;
     ban core.member_restrictions;
 BEGIN
-    INSERT INTO core.member_restrictions (user_id, type, reason, expiration, scrim_id)
-    SELECT player_id, 'QUEUE_BAN', 'Did not check in to a popped scrim',
-           now() + make_interval(mins => initial_minutes + modifier_minutes * count(*)::integer),
-           queue_ban.scrim_id
-    FROM core.member_restrictions r
-    WHERE r.user_id = player_id AND r.type = 'QUEUE_BAN'
-      AND r.created_at > now() - make_interval(days => fall_off_days)
+    SELECT count(*) INTO recent FROM core.member_restrictions r
+    WHERE r.user_id = player_id AND r.organization_id = queue_ban.organization_id
+      AND r.type = 'QUEUE_BAN' AND NOT r.forgiven
+      AND r.created_at > now() - fall_off * interval '1 day';
+    minutes := initial + modifier * recent;
+    IF minutes <= 0 THEN
+        RETURN;
+    END IF;
+    INSERT INTO core.member_restrictions (user_id, organization_id, type, reason, expiration, scrim_id)
+    VALUES (player_id, organization_id, 'QUEUE_BAN', 'Did not check in to a popped scrim',
+            now() + minutes * interval '1 minute', scrim_id)
     ON CONFLICT DO NOTHING
     RETURNING * INTO ban;
     IF ban.id IS NOT NULL THEN
         PERFORM matchmaking.publish('member.restrictionCreated', jsonb_build_object(
-            'id', ban.id, 'userId', ban.user_id, 'type', ban.type, 'reason', ban.reason,
+            'id', ban.id, 'userId', ban.user_id, 'organizationId', ban.organization_id,
+            'type', ban.type, 'reason', ban.reason,
             'createdAt', matchmaking.utc(ban.created_at),
-            'expiration', matchmaking.utc(ban.expiration), 'scrimId', ban.scrim_id));
+            'expiration', matchmaking.utc(ban.expiration), 'scrimId', ban.scrim_id,
+            'forgiven', ban.forgiven));
     END IF;
 END $$;
 
 -- Every player of a popped scrim (locked by the caller) who did not check in is queue banned,
--- and the scrim is cancelled, in one transaction.
+-- and the scrim is cancelled, in one transaction. The policy arguments are the service's
+-- fallbacks (see queue_ban).
 CREATE FUNCTION matchmaking.time_out_check_in(
     s matchmaking.scrims, initial_minutes integer, modifier_minutes integer, fall_off_days integer)
 RETURNS jsonb LANGUAGE plpgsql AS $$
 BEGIN
-    PERFORM matchmaking.queue_ban(p.player_id, s.id, initial_minutes, modifier_minutes, fall_off_days)
+    PERFORM matchmaking.queue_ban(p.player_id, s.id, s.organization_id, initial_minutes,
+                                  modifier_minutes, fall_off_days)
     FROM (SELECT p.player_id FROM matchmaking.scrim_players p
           WHERE p.scrim_id = s.id AND NOT p.checked_in ORDER BY p.position) AS p;
     RETURN matchmaking.remove_scrim(s.id, 'CANCELLED', 'scrim.cancelled');

@@ -77,8 +77,9 @@ pub fn queue_options(concurrency: usize) -> QueueOptions {
     }
 }
 
-/// Starts the queue workers on `workers_pool`, the workers' own connections: busy queues never
-/// take the connections that requests need.
+/// Starts the queue workers, the reconciliation sweep and the metrics publisher on
+/// `workers_pool`, the workers' own connections: background work never takes the connections
+/// that requests need.
 pub fn start(matchmaking: &Matchmaking, workers_pool: &PgPool, background: &Background) {
     let pool = workers_pool.clone();
     let options = queue_options(matchmaking.settings.worker_concurrency);
@@ -96,7 +97,7 @@ pub fn start(matchmaking: &Matchmaking, workers_pool: &PgPool, background: &Back
     background.spawn("matchmaking queues", |stop| worker.run(stop));
     let settings = &matchmaking.settings;
     let sweep = Periodic::new(
-        matchmaking.pool.clone(),
+        workers_pool.clone(),
         "matchmaking",
         "reconcile_timers",
         settings.reconcile_period(),
@@ -107,7 +108,7 @@ pub fn start(matchmaking: &Matchmaking, workers_pool: &PgPool, background: &Back
         },
     );
     background.spawn("reconcile timers", |stop| sweep.run(stop));
-    let pool = matchmaking.pool.clone();
+    let pool = workers_pool.clone();
     let interval = matchmaking.settings.metrics_interval();
     background.spawn("scrim metrics", move |stop| {
         crate::events::run_metrics_publisher(pool, interval, stop)
