@@ -210,6 +210,16 @@ async fn a_queue_ban_blocks_only_its_organizations_scrims() {
         announced[0]["payload"]["organizationId"], 1,
         "{announced:?}"
     );
+    // The event is the shared contract's member.restrictionCreated, as core decodes it.
+    match serde_json::from_value::<domain::DomainEvent>(announced[0].clone()) {
+        Ok(domain::DomainEvent::MemberRestrictionCreated(ban)) => {
+            assert_eq!(
+                (ban.user_id, ban.organization_id, ban.forgiven),
+                (2, 1, false)
+            );
+        }
+        other => panic!("not a member.restrictionCreated: {other:?}"),
+    }
 
     // Organization 1's scrims are closed to the player...
     assert_error(
