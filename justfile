@@ -14,9 +14,10 @@ up:
 down:
     scripts/pg.sh stop-local
 
-# Run every test of the workspace against a real PostgreSQL (started for the run if none answers).
+# Run every test of the workspace against a real PostgreSQL (started for the run if none answers),
+# with schemathesis for the API contract tests (installed into .local/schemathesis when missing).
 test *ARGS:
-    scripts/pg.sh test cargo test --workspace {{ARGS}}
+    scripts/pg.sh test scripts/with-schemathesis.sh cargo test --workspace {{ARGS}}
 
 # Format the code.
 fmt:
